@@ -1,0 +1,39 @@
+# The two commands: `make reproduce` and `make test`. Both bootstrap .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+# Folder holding mnist/ (and usps/) with the MNIST IDX files; empty = download.
+DATA_DIR ?=
+SNAKEMAKE_ARGS ?=
+
+ifneq ($(strip $(DATA_DIR)),)
+DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist"}'
+endif
+
+.PHONY: install reproduce test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+reproduce: install
+	$(BIN)/snakemake --cores $(CORES) $(DATA_CONFIG) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores 1 $(DATA_CONFIG) --report results/report.html
+
+test: install
+	MNISTROBUST_DATA_DIR=$(abspath $(or $(DATA_DIR),../shared/data)) $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+bench: install
+	$(BIN)/python bench/benchmark.py
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,22 @@
+# mnistrobust: reproduce "Robustness of Deep Convolutional Neural Networks for
+# Image Recognition" (Ulicny, Lundstrom, Byttner). See README.md.
+
+
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/attacks.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/reporting.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

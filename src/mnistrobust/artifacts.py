@@ -1,0 +1,57 @@
+"""HDF5 artefacts derived from a model (gradient-sign maps), written atomically and
+checked on reading against the attributes that say what they were made from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+
+from .errors import DataError
+from .storage import atomic_path
+
+
+def save_sign_map(path: str | os.PathLike, sign: torch.Tensor, attrs: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("sign", data=sign.numpy().astype(np.int8), compression="lzf", chunks=(min(1000, len(sign)), *sign.shape[1:]))
+        handle.attrs.update({key: value for key, value in attrs.items() if value is not None})
+
+
+def load_sign_map(path: str | os.PathLike, expect: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict]:
+    """Read a sign map; ``expect`` lists attributes that must match (e.g. model, loss)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"sign map {path} does not exist")
+    try:
+        with h5py.File(path, "r") as handle:
+            sign = torch.from_numpy(handle["sign"][()])
+            attrs = dict(handle.attrs)
+    except (OSError, KeyError) as exc:
+        raise DataError(f"sign map {path} is corrupt or not a sign map: {exc}") from exc
+    for key, wanted in (expect or {}).items():
+        if attrs.get(key) != wanted:
+            raise DataError(f"sign map {path} was made with {key}={attrs.get(key)!r}, expected {wanted!r}")
+    if sign.dtype != torch.int8 or sign.ndim != 4:
+        raise DataError(f"sign map {path} holds {sign.dtype} of shape {tuple(sign.shape)}, expected int8 N x 1 x 28 x 28")
+    return sign, attrs
+
+
+def make_sign_map(data_h5: str, checkpoint: str, output: str, test_images: int, log=print) -> None:
+    """The FGSM gradient sign of ``checkpoint``'s model over the test set (computed once, reused by all levels)."""
+    from .attacks import gradient_sign
+    from .checkpoints import load_model
+    from .data import load_split
+
+    model, meta = load_model(checkpoint)
+    images, labels = load_split(data_h5, "test", limit=test_images)
+    sign = gradient_sign(model, images, labels)
+    log(f"sign map of {meta['name']} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
+    save_sign_map(
+        output,
+        sign,
+        {"model": meta["name"], "seed": meta["seed"], "loss": "nll(log_softmax)", "images": len(images), "checkpoint": str(checkpoint)},
+    )

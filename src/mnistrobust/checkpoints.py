@@ -1,0 +1,52 @@
+"""Saving and loading trained networks together with how they were made."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError
+from .models import build_model
+from .storage import atomic_path
+
+FORMAT = "mnistrobust-checkpoint/1"
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Write ``model``'s weights with ``meta`` (architecture, dropout, training spec, seed, metrics)."""
+    for key in ("arch", "dropout", "seed"):
+        if key not in meta:
+            raise CheckpointError(f"checkpoint metadata for {path} lacks {key!r}")
+    payload = {"format": FORMAT, "meta": meta, "state_dict": model.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not an {FORMAT} file")
+    return payload
+
+
+def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the network stored in ``path``; returns it in eval mode with its metadata."""
+    payload = read_checkpoint(path)
+    meta = payload["meta"]
+    model = build_model(meta["arch"], meta.get("dropout"))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match architecture {meta['arch']!r}: {exc}") from exc
+    return model.eval(), meta

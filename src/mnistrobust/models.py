@@ -1,0 +1,100 @@
+"""Network definitions: the Caffe LeNet, its dropout variants, and committees.
+
+Every classifier here returns log-probabilities, so that one loss (NLL) and one
+gradient definition serve single networks and committees alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ConfigError
+
+# Where each dropout of Table 1 acts. "output" acts on the input of the last fully
+# connected layer (DESIGN.md choice), after "full" has acted on the same units.
+DROPOUT_SITES = ("input", "conv1", "conv2", "full", "output")
+
+
+def _xavier_caffe_(weight: torch.Tensor, generator: torch.Generator) -> None:
+    """Caffe's XavierFiller: U(-a, a) with a = sqrt(3 / fan_in)."""
+    fan_in = weight[0].numel()
+    bound = math.sqrt(3.0 / fan_in)
+    with torch.no_grad():
+        weight.uniform_(-bound, bound, generator=generator)
+
+
+class LeNet(nn.Module):
+    """Caffe's MNIST LeNet: conv20-pool-conv50-pool-fc500-relu-fc10 (431,080 parameters)."""
+
+    def __init__(self, dropout: Mapping[str, float] | None = None):
+        super().__init__()
+        dropout = dict(dropout or {})
+        unknown = set(dropout) - set(DROPOUT_SITES)
+        if unknown:
+            raise ConfigError(f"unknown dropout site(s) {sorted(unknown)}; known: {list(DROPOUT_SITES)}")
+        for site, rate in dropout.items():
+            if not 0.0 <= rate < 1.0:
+                raise ConfigError(f"dropout rate for {site!r} must be in [0, 1), got {rate}")
+        self.dropout_rates = {site: float(dropout.get(site, 0.0)) for site in DROPOUT_SITES}
+        self.conv1 = nn.Conv2d(1, 20, 5)
+        self.conv2 = nn.Conv2d(20, 50, 5)
+        self.ip1 = nn.Linear(800, 500)
+        self.ip2 = nn.Linear(500, 10)
+        self.drop = nn.ModuleDict(
+            {site: nn.Dropout(rate) for site, rate in self.dropout_rates.items() if rate > 0}
+        )
+
+    def _maybe_drop(self, site: str, x: torch.Tensor) -> torch.Tensor:
+        return self.drop[site](x) if site in self.drop else x
+
+    def reset_parameters(self, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        for layer in (self.conv1, self.conv2, self.ip1, self.ip2):
+            _xavier_caffe_(layer.weight, generator)
+            nn.init.zeros_(layer.bias)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._maybe_drop("input", x)
+        x = F.max_pool2d(self.conv1(x), 2)
+        x = self._maybe_drop("conv1", x)
+        x = F.max_pool2d(self.conv2(x), 2)
+        x = self._maybe_drop("conv2", x)
+        x = F.relu(self.ip1(x.flatten(1)))
+        x = self._maybe_drop("full", x)
+        x = self._maybe_drop("output", x)
+        return self.ip2(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.logits(x), dim=1)
+
+
+class Committee(nn.Module):
+    """Averages its members' softmax outputs; returns the log of that average."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ConfigError("a committee needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_probs = torch.stack([member(x) for member in self.members])
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
+
+
+ARCHITECTURES = {"lenet": LeNet}
+
+
+def build_model(arch: str, dropout: Mapping[str, float] | None = None) -> nn.Module:
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](dropout=dropout)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,43 @@
+"""What every workflow job does around its work: thread count, a log file, clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from .errors import MnistRobustError
+
+Log = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def job(log_path: str | os.PathLike, threads: int) -> Iterator[Log]:
+    """Run a job body with ``threads`` torch threads, logging to ``log_path`` and stderr.
+
+    A :class:`MnistRobustError` is written to the log as one readable line before it
+    propagates, so the rule's log says what was wrong without a traceback hunt.
+    """
+    torch.set_num_threads(threads)
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(log_path, "w") as handle:
+
+        def log(message: str) -> None:
+            line = f"[{time.perf_counter() - started:8.1f}s] {message}"
+            handle.write(line + "\n")
+            handle.flush()
+            print(line, file=sys.stderr, flush=True)
+
+        log(f"torch {torch.__version__}, {threads} thread(s)")
+        try:
+            yield log
+        except MnistRobustError as exc:
+            log(f"ERROR: {exc}")
+            raise
+        log("done")

@@ -1,0 +1,63 @@
+"""Table 2: each method's adversarial-noise error read off its curve at fixed distortions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from .evaluation import error_at_dist, read_curve
+from .storage import atomic_path, write_text_atomic
+
+# Paper's Table 2: generalization error (%) at dist = 0, 0.1, 0.2.
+PAPER_TABLE2 = {
+    "No method": (0.83, 73.6, 96.1),
+    "Dropout": (0.91, 35.7, 98.1),
+    "Low-pass filter": (1.38, 52.0, 95.0),
+    "DAE": (1.27, 52.4, 93.2),
+    "Low-pass filter + dropout": (2.51, 34.8, 88.5),
+    "DAE + dropout": (1.56, 21.4, 90.3),
+    "Standard committee": (0.86, 70.9, 97.2),
+    "Adversarial training after 5 stages": (0.87, 44.5, 92.1),
+    "Committee of models trained on adv. examples": (0.65, 9.8, 36.5),
+}
+PAPER_DISTS = (0.0, 0.1, 0.2)
+
+
+def paper_value(method: str, dist: float) -> float:
+    for paper_dist, value in zip(PAPER_DISTS, PAPER_TABLE2.get(method, ())):
+        if math.isclose(dist, paper_dist):
+            return value
+    return math.nan
+
+
+def table2(curves: Mapping[str, pd.DataFrame], dists: Sequence[float]) -> pd.DataFrame:
+    """One row per (method, dist): our error, the paper's and the difference, in percent."""
+    rows = []
+    for method, curve in curves.items():
+        for dist, error in zip(dists, error_at_dist(curve, dists)):
+            ours, paper = 100 * error, paper_value(method, dist)
+            rows.append({"method": method, "dist": dist, "ours_pct": ours, "paper_pct": paper, "diff_pct": ours - paper})
+    return pd.DataFrame(rows, columns=["method", "dist", "ours_pct", "paper_pct", "diff_pct"])
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Wide layout as in the paper: one line per method, 'ours (paper)' per distortion."""
+    dists = list(dict.fromkeys(table["dist"]))
+    header = "| method | " + " | ".join(f"dist={d:g}: ours (paper, diff)" for d in dists) + " |"
+    lines = [header, "|" + " --- |" * (len(dists) + 1)]
+    for method, group in table.groupby("method", sort=False):
+        cells = [
+            f"{row.ours_pct:.2f} ({row.paper_pct:.2f}, {row.diff_pct:+.2f})" for row in group.itertuples()
+        ]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table2(curve_paths: Mapping[str, str], dists: Sequence[float], csv_path: str, markdown_path: str) -> pd.DataFrame:
+    table = table2({method: read_curve(path) for method, path in curve_paths.items()}, dists)
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4g")
+    write_text_atomic(markdown_path, to_markdown(table))
+    return table

@@ -1,0 +1,165 @@
+"""Caffe-style SGD training of one network on in-memory tensors."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverSpec:
+    """Caffe's lenet_solver.prototxt, which the paper's description matches."""
+
+    iterations: int = 10_000
+    batch_size: int = 64
+    base_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_gamma: float = 1e-4
+    lr_power: float = 0.75
+    bias_lr_mult: float = 2.0  # Caffe's LeNet gives biases twice the weights' rate
+    log_every: int = 500
+
+    def __post_init__(self):
+        if self.iterations < 1 or self.batch_size < 1:
+            raise ConfigError(f"iterations and batch_size must be positive: {self}")
+
+    def learning_rate(self, iteration: int) -> float:
+        """Caffe's "inv" policy: base_lr * (1 + gamma * iter) ^ (-power)."""
+        return self.base_lr * (1.0 + self.lr_gamma * iteration) ** (-self.lr_power)
+
+
+class CaffeSGD:
+    """SGD exactly as Caffe applies it: v = m v + lr (g + wd w); w -= v."""
+
+    def __init__(self, model: nn.Module, spec: SolverSpec):
+        self.spec = spec
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.lr_mults = [spec.bias_lr_mult if p.ndim == 1 else 1.0 for p in self.params]
+        self.velocity = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        grads = [p.grad for p in self.params]
+        torch._foreach_add_(grads, self.params, alpha=self.spec.weight_decay)
+        torch._foreach_mul_(self.velocity, self.spec.momentum)
+        scaled = torch._foreach_mul(grads, [lr * m for m in self.lr_mults])
+        torch._foreach_add_(self.velocity, scaled)
+        torch._foreach_sub_(self.params, self.velocity)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+
+class EpochSampler:
+    """Reshuffles the training set every epoch from a seeded generator."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n < batch_size:
+            raise ConfigError(f"training set of {n} images is smaller than one batch of {batch_size}")
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(n, generator=self.generator)
+        self.position = 0
+
+    def next_indices(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:
+            self.order = torch.randperm(self.n, generator=self.generator)
+            self.position = 0
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: SolverSpec,
+    seed: int,
+    log: Callable[[str], None] = print,
+    start_iteration: int = 0,
+) -> dict[str, float]:
+    """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
+
+    ``start_iteration`` continues the learning-rate schedule of an earlier training
+    (adversarial stages resume where the previous stage stopped).
+    """
+    torch.manual_seed(seed)  # dropout masks draw from the global generator
+    sampler = EpochSampler(len(images), spec.batch_size, seed)
+    # channels_last roughly doubles LeNet's CPU throughput (measured in bench/).
+    model.to(memory_format=torch.channels_last).train()
+    optimizer = CaffeSGD(model, spec)
+    started = time.perf_counter()
+    running_loss = 0.0
+    for step in range(spec.iterations):
+        index = sampler.next_indices()
+        batch = images[index].contiguous(memory_format=torch.channels_last)
+        loss = F.nll_loss(model(batch), labels[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step(spec.learning_rate(start_iteration + step))
+        running_loss += loss.item()
+        if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
+            elapsed = time.perf_counter() - started
+            count = (step + 1) % spec.log_every or spec.log_every
+            log(
+                f"iteration {step + 1}/{spec.iterations} loss {running_loss / count:.4f} "
+                f"lr {spec.learning_rate(start_iteration + step):.5f} "
+                f"{(step + 1) * spec.batch_size / elapsed:,.0f} images/s"
+            )
+            last_loss, running_loss = running_loss / count, 0.0
+    model.eval()
+    elapsed = time.perf_counter() - started
+    return {
+        "train_seconds": elapsed,
+        "images_per_second": spec.iterations * spec.batch_size / elapsed,
+        "final_loss": last_loss,
+    }
+
+
+def train_checkpoint(
+    data_h5: str,
+    checkpoint: str,
+    name: str,
+    model_spec: dict,
+    solver: dict,
+    train_images: int,
+    test_images: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Train the configured network ``name`` and save it with its spec, seed and clean error."""
+    from .checkpoints import save_checkpoint
+    from .data import load_split
+    from .evaluation import clean_error
+    from .models import build_model
+
+    images, labels = load_split(data_h5, "train", limit=train_images)
+    test_x, test_y = load_split(data_h5, "test", limit=test_images)
+    spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})
+    model = build_model(model_spec["arch"], model_spec["dropout"])
+    model.reset_parameters(model_spec["seed"])
+    log(f"training {name}: {model_spec}, {len(images)} images, {spec}")
+    metrics = train(model, images, labels, spec, seed=model_spec["seed"], log=log)
+    metrics["clean_test_error"] = clean_error(model, test_x, test_y)
+    metrics["test_images"] = len(test_x)
+    log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
+    meta = {
+        "name": name,
+        "arch": model_spec["arch"],
+        "dropout": dict(model_spec["dropout"]),
+        "seed": model_spec["seed"],
+        "solver": dataclasses.asdict(spec),
+        "train_images": len(images),
+        "metrics": {key: float(value) for key, value in metrics.items() if key != "train_seconds"},
+    }
+    save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
+    return metrics

@@ -1,0 +1,73 @@
+rule table2:
+    input:
+        no_method=baseline_sweeps()["fgsm"],
+    output:
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="Table 2",
+        ),
+        markdown="results/tables/table2.md",
+    params:
+        dists=config["table2"]["dists"],
+    log:
+        "results/logs/table2.log",
+    benchmark:
+        "results/benchmarks/table2.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../envs/mnistrobust.yaml"
+    script:
+        "../scripts/table2.py"
+
+
+rule figure1:
+    input:
+        **baseline_sweeps(),
+        data="results/data/mnist.h5",
+        sign_map=f"results/attacks/{config['baseline_model']}/fgsm_sign.h5",
+    output:
+        report(
+            "results/figures/fig1_noise_examples.png",
+            caption="../report/fig1.rst",
+            category="Figures",
+        ),
+    params:
+        dists=config["figures"]["example_dists"],
+        digits=config["figures"]["example_digits"],
+        noise_seed=config["evaluation"]["noise_seed"],
+    log:
+        "results/logs/figure1.log",
+    benchmark:
+        "results/benchmarks/figure1.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../envs/mnistrobust.yaml"
+    script:
+        "../scripts/figure1.py"
+
+
+rule baseline_curves:
+    input:
+        **baseline_sweeps(),
+    output:
+        report(
+            "results/figures/baseline_error_vs_dist.png",
+            caption="../report/baseline_curves.rst",
+            category="Figures",
+        ),
+    log:
+        "results/logs/baseline_curves.log",
+    benchmark:
+        "results/benchmarks/baseline_curves.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../envs/mnistrobust.yaml"
+    script:
+        "../scripts/baseline_curves.py"

@@ -1,0 +1,21 @@
+rule train_model:
+    input:
+        data="results/data/mnist.h5",
+    output:
+        checkpoint="results/models/{model}.pt",
+    params:
+        spec=model_spec,
+        solver=config["solver"],
+        train_images=config["data"]["train_images"],
+        test_images=config["data"]["test_images"],
+    log:
+        "results/logs/train_model/{model}.log",
+    benchmark:
+        "results/benchmarks/train_model/{model}.tsv"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/mnistrobust.yaml"
+    script:
+        "../scripts/train_model.py"

@@ -1,0 +1,16 @@
+"""Rule train_model: train one configured network and save its checkpoint."""
+
+from mnistrobust.runtime import job
+from mnistrobust.training import train_checkpoint
+
+with job(snakemake.log[0], snakemake.threads) as log:
+    train_checkpoint(
+        snakemake.input.data,
+        snakemake.output.checkpoint,
+        name=snakemake.wildcards.model,
+        model_spec=snakemake.params.spec,
+        solver=snakemake.params.solver,
+        train_images=snakemake.params.train_images,
+        test_images=snakemake.params.test_images,
+        log=log,
+    )
