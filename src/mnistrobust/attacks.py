@@ -56,6 +56,13 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torc
 
 
 def eq3_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, c: float) -> torch.Tensor:
-    """Eq. 3: X + R + c * grad_X L(theta, X + R, y) with R = eps * sign(grad_X L(theta, X, y)), clipped."""
+    """Eq. 3: X + R + c * grad_X L(theta, X + R, y) with R = eps * sign(grad_X L(theta, X, y)), clipped.
+
+    The gradients are those of the deployed network, so dropout is switched off meanwhile.
+    """
+    was_training = model.training
+    model.eval()
     sign_step = x + eps * input_gradient(model, x, y).sign()
-    return clip_unit(sign_step + c * input_gradient(model, sign_step, y))
+    examples = clip_unit(sign_step + c * input_gradient(model, sign_step, y))
+    model.train(was_training)
+    return examples

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +28,16 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict[
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
+    except Exception as exc:  # torch reports garbage as any of a dozen exception types
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc!r}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an {FORMAT} file")
+    meta, state = payload.get("meta"), payload.get("state_dict")
+    if not isinstance(meta, dict) or "arch" not in meta or not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} lacks its metadata (arch) or its weights (state_dict)")
     return payload
 
 

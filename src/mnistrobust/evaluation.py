@@ -51,8 +51,8 @@ def sweep(
     """Error and Eq. 2 distortion of ``model`` at every strength, over the whole set.
 
     Batches are the outer loop so each clean batch (and its sign map) is read once for
-    all levels; Gaussian noise comes from one seeded generator per level, so a level's
-    noise does not depend on which other levels are evaluated.
+    all levels; Gaussian noise comes from one generator per level index, seeded from
+    ``seed`` and the index, so results repeat exactly for the same configuration.
     """
     check_noise(noise)
     if noise == "fgsm" and (sign is None or sign.shape != images.shape):

@@ -1,3 +1,5 @@
+import json
+
 from snakemake.utils import validate
 
 
@@ -17,13 +19,19 @@ def check_config():
 check_config()
 
 
+def canonical(mapping):
+    """Key-sorted copy: Snakemake compares params by value *and* key order, so a config
+    file written with another key order must not look like changed params."""
+    return json.loads(json.dumps(mapping, sort_keys=True))
+
+
 def model_spec(wildcards):
     """The config entry of the {model} wildcard, or a clear error naming the bad name."""
     if wildcards.model not in config["models"]:
         raise ValueError(
             f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}"
         )
-    return config["models"][wildcards.model]
+    return canonical(config["models"][wildcards.model])
 
 
 def checked_noise(wildcards):

@@ -5,7 +5,7 @@ rule sweep:
         curve="results/sweeps/{model}/{noise}.csv",
     params:
         noise=checked_noise,
-        evaluation=config["evaluation"],
+        evaluation=canonical(config["evaluation"]),
         test_images=config["data"]["test_images"],
     log:
         "results/logs/sweep/{model}/{noise}.log",

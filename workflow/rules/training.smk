@@ -5,7 +5,7 @@ rule train_model:
         checkpoint="results/models/{model}.pt",
     params:
         spec=model_spec,
-        solver=config["solver"],
+        solver=canonical(config["solver"]),
         train_images=config["data"]["train_images"],
         test_images=config["data"]["test_images"],
     log:

@@ -1,0 +1,175 @@
+"""Tests for mnistrobust.models: the Caffe LeNet, its dropout sites, and committees."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mnistrobust.errors import ConfigError
+from mnistrobust.models import DROPOUT_SITES, Committee, LeNet, build_model, count_parameters
+
+ALL_DROPOUT = {"input": 0.2, "conv1": 0.2, "conv2": 0.2, "full": 0.5, "output": 0.5}
+
+
+def _images(n: int = 4, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def _lenet(seed: int = 0, dropout=None) -> LeNet:
+    model = LeNet(dropout)
+    model.reset_parameters(seed)
+    return model
+
+
+def test_output_is_n_by_10_log_probabilities():
+    model = _lenet().eval()
+    out = model(_images(5))
+    assert out.shape == (5, 10)
+    assert out.dtype == torch.float32
+    assert torch.all(out <= 0)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(5), atol=1e-6, rtol=0)
+
+
+def test_forward_is_log_softmax_of_logits():
+    model = _lenet().eval()
+    x = _images(3)
+    torch.testing.assert_close(model(x), torch.log_softmax(model.logits(x), dim=1))
+
+
+def test_parameter_count_matches_caffe_lenet():
+    # conv1 20*25+20, conv2 50*20*25+50, ip1 800*500+500, ip2 500*10+10
+    assert 20 * 25 + 20 + 50 * 20 * 25 + 50 + 800 * 500 + 500 + 500 * 10 + 10 == 431_080
+    assert count_parameters(LeNet()) == 431_080
+    # dropout adds no parameters
+    assert count_parameters(LeNet(ALL_DROPOUT)) == 431_080
+
+
+def test_build_model_returns_lenet_and_rejects_unknown_arch():
+    model = build_model("lenet", {"input": 0.2})
+    assert isinstance(model, LeNet)
+    assert model.dropout_rates["input"] == 0.2
+    with pytest.raises(ConfigError, match="resnet"):
+        build_model("resnet", None)
+
+
+@pytest.mark.parametrize(
+    "layer, fan_in",
+    [("conv1", 1 * 5 * 5), ("conv2", 20 * 5 * 5), ("ip1", 800), ("ip2", 500)],
+)
+def test_caffe_xavier_bounds_and_zero_biases(layer, fan_in):
+    model = LeNet()
+    # PyTorch's default init gives non-zero biases: reset_parameters must zero them.
+    model.reset_parameters(3)
+    module = getattr(model, layer)
+    bound = math.sqrt(3.0 / fan_in)
+    weight = module.weight.detach()
+    assert weight.abs().max().item() <= bound
+    # Uniform over the whole interval, not a narrower one (e.g. a wrong fan_in).
+    assert weight.abs().max().item() > 0.9 * bound
+    assert weight.min().item() < -0.9 * bound
+    assert torch.count_nonzero(module.bias) == 0
+
+
+def test_caffe_xavier_std_matches_uniform_on_large_layer():
+    model = _lenet(5)
+    bound = math.sqrt(3.0 / 800)
+    std = model.ip1.weight.detach().std().item()
+    assert std == pytest.approx(bound / math.sqrt(3.0), rel=0.02)
+    assert abs(model.ip1.weight.detach().mean().item()) < 0.01 * bound
+
+
+def test_same_seed_identical_weights_different_seed_different():
+    a, b, c = _lenet(7), _lenet(7), _lenet(8)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert sa.keys() == sb.keys() == sc.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+    for key in ("conv1.weight", "conv2.weight", "ip1.weight", "ip2.weight"):
+        assert not torch.equal(sa[key], sc[key]), key
+
+
+def test_reset_parameters_does_not_depend_on_global_rng():
+    torch.manual_seed(1)
+    a = _lenet(11)
+    torch.manual_seed(2)
+    b = _lenet(11)
+    assert torch.equal(a.ip1.weight, b.ip1.weight)
+
+
+@pytest.mark.parametrize("dropout", [{"hidden": 0.5}, {"input": 0.2, "fc3": 0.1}])
+def test_unknown_dropout_site_raises(dropout):
+    with pytest.raises(ConfigError, match="unknown dropout site"):
+        LeNet(dropout)
+
+
+@pytest.mark.parametrize("rate", [1.0, 1.5, -0.1])
+def test_dropout_rate_out_of_range_raises(rate):
+    with pytest.raises(ConfigError, match="dropout rate"):
+        LeNet({"full": rate})
+
+
+def test_zero_rate_adds_no_dropout_module():
+    model = LeNet({"input": 0.0, "full": 0.5})
+    assert set(model.drop.keys()) == {"full"}
+    assert model.dropout_rates == {"input": 0.0, "conv1": 0.0, "conv2": 0.0, "full": 0.5, "output": 0.0}
+
+
+@pytest.mark.parametrize("site", DROPOUT_SITES)
+def test_each_dropout_site_is_active_in_train_mode(site):
+    model = _lenet(0, {site: 0.5}).train()
+    x = _images(4)
+    torch.manual_seed(0)
+    first = model(x)
+    second = model(x)
+    assert not torch.allclose(first, second)
+
+
+@pytest.mark.parametrize("dropout", [ALL_DROPOUT, {"input": 0.2}, {"output": 0.5}])
+def test_dropout_off_in_eval_mode_and_equal_to_plain_model(dropout):
+    dropped = _lenet(1, dropout)
+    plain = LeNet()
+    plain.load_state_dict(dropped.state_dict())
+    dropped.eval()
+    plain.eval()
+    x = _images(6)
+    first, second = dropped(x), dropped(x)
+    assert torch.equal(first, second)
+    assert torch.equal(first, plain(x))
+
+
+def test_train_mode_without_dropout_is_deterministic():
+    model = _lenet(2).train()
+    x = _images(3)
+    assert torch.equal(model(x), model(x))
+
+
+def test_committee_is_log_of_mean_softmax():
+    members = [_lenet(seed).eval() for seed in (0, 1, 2)]
+    committee = Committee(members).eval()
+    x = _images(5)
+    expected = torch.stack([m(x) for m in members]).exp().mean(0).log()
+    out = committee(x)
+    assert out.shape == (5, 10)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(5), atol=1e-5, rtol=0)
+    # It is not the mean of log-probabilities (a geometric mean) for distinct members.
+    assert not torch.allclose(out, torch.stack([m(x) for m in members]).mean(0), atol=1e-4)
+
+
+def test_committee_of_one_equals_member():
+    member = _lenet(4).eval()
+    x = _images(3)
+    torch.testing.assert_close(Committee([member])(x), member(x), atol=1e-6, rtol=0)
+
+
+def test_committee_of_identical_members_equals_member():
+    member = _lenet(4).eval()
+    x = _images(3)
+    torch.testing.assert_close(Committee([member, member, member])(x), member(x), atol=1e-5, rtol=0)
+
+
+def test_empty_committee_raises():
+    with pytest.raises(ConfigError, match="at least one member"):
+        Committee([])

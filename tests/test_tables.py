@@ -1,0 +1,105 @@
+"""Tests for mnistrobust.tables: Table 2 read off curves, beside the paper's numbers."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnistrobust.errors import DataError
+from mnistrobust.evaluation import CURVE_COLUMNS
+from mnistrobust.tables import PAPER_DISTS, PAPER_TABLE2, paper_value, table2, to_markdown, write_table2
+
+
+def _curve(dist, error) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"level": np.arange(len(dist)), "strength": dist, "dist": dist, "error": error}, columns=CURVE_COLUMNS
+    )
+
+
+CURVES = {
+    "No method": _curve([0.0, 0.1, 0.3], [0.01, 0.5, 1.0]),
+    "Dropout": _curve([0.0, 0.05, 0.25], [0.02, 0.2, 0.6]),
+}
+
+
+def test_paper_table2_values():
+    assert len(PAPER_TABLE2) == 9
+    assert PAPER_TABLE2["No method"] == (0.83, 73.6, 96.1)
+    assert PAPER_TABLE2["Committee of models trained on adv. examples"] == (0.65, 9.8, 36.5)
+    assert PAPER_DISTS == (0.0, 0.1, 0.2)
+    assert paper_value("No method", 0.1) == 73.6
+    assert paper_value("No method", 0.2) == 96.1
+    assert math.isnan(paper_value("No method", 0.15))
+    assert math.isnan(paper_value("My method", 0.1))
+
+
+def test_table2_reads_curves_and_paper():
+    table = table2(CURVES, PAPER_DISTS)
+    assert list(table.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
+    assert len(table) == 6
+    no_method = table[table["method"] == "No method"]
+    assert list(no_method["dist"]) == [0.0, 0.1, 0.2]
+    assert list(no_method["ours_pct"]) == pytest.approx([1.0, 50.0, 75.0])
+    assert list(no_method["paper_pct"]) == [0.83, 73.6, 96.1]
+    assert list(no_method["diff_pct"]) == pytest.approx([1.0 - 0.83, 50.0 - 73.6, 75.0 - 96.1])
+    dropout = table[table["method"] == "Dropout"]
+    assert list(dropout["ours_pct"]) == pytest.approx([2.0, 30.0, 50.0])
+    assert list(dropout["paper_pct"]) == [0.91, 35.7, 98.1]
+    np.testing.assert_allclose(table["diff_pct"], table["ours_pct"] - table["paper_pct"])
+
+
+def test_table2_nan_beyond_curve_and_for_unknown_method():
+    curves = {"My method": _curve([0.0, 0.15], [0.01, 0.4])}
+    table = table2(curves, PAPER_DISTS)
+    assert table["ours_pct"].iloc[0] == pytest.approx(1.0)
+    assert table["ours_pct"].iloc[1] == pytest.approx(100 * (0.01 + (0.4 - 0.01) * 0.1 / 0.15))
+    assert math.isnan(table["ours_pct"].iloc[2])  # 0.2 is beyond the curve
+    assert table["paper_pct"].isna().all()
+    assert table["diff_pct"].isna().all()
+
+
+def test_to_markdown_one_line_per_method():
+    table = table2(CURVES, PAPER_DISTS)
+    text = to_markdown(table)
+    assert text.endswith("\n")
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(CURVES)  # header, separator, one per method
+    assert lines[0].startswith("| method |")
+    assert lines[0].count("dist=") == 3
+    assert lines[1] == "| --- | --- | --- | --- |"
+    assert lines[2] == "| No method | 1.00 (0.83, +0.17) | 50.00 (73.60, -23.60) | 75.00 (96.10, -21.10) |"
+    assert lines[3].startswith("| Dropout | 2.00 (0.91, +1.09) |")
+    for method in CURVES:
+        assert sum(line.startswith(f"| {method} |") for line in lines) == 1
+
+
+def test_write_table2_writes_csv_and_markdown(tmp_path):
+    paths = {}
+    for method, curve in CURVES.items():
+        path = tmp_path / "curves" / f"{method.replace(' ', '_')}.csv"
+        path.parent.mkdir(exist_ok=True)
+        curve.to_csv(path, index=False)
+        paths[method] = str(path)
+    csv_path = tmp_path / "out" / "table2.csv"
+    md_path = tmp_path / "out" / "table2.md"
+    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path))
+    assert sorted(os.listdir(tmp_path / "out")) == ["table2.csv", "table2.md"]
+    written = pd.read_csv(csv_path)
+    assert list(written.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
+    assert len(written) == 6
+    np.testing.assert_allclose(written["ours_pct"], table["ours_pct"], rtol=1e-3)
+    assert written["ours_pct"].iloc[2] == pytest.approx(75.0)
+    assert md_path.read_text() == to_markdown(table)
+
+
+def test_write_table2_bad_curve_raises_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("level,strength,dist\n0,0,0\n")
+    csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
+    with pytest.raises(DataError, match="bad.csv"):
+        write_table2({"No method": str(bad)}, PAPER_DISTS, str(csv_path), str(md_path))
+    assert not csv_path.exists() and not md_path.exists()
