@@ -17,6 +17,6 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -211,3 +212,15 @@ def test_hard_kill_mid_job_leaves_nothing_finished_and_rerun_matches(small_run, 
         uninterrupted = pd.read_csv(small_run / f"results/sweeps/lenet/{noise}.csv")
         pd.testing.assert_frame_equal(ours[["strength", "error"]], uninterrupted[["strength", "error"]])
         assert ours["dist"].to_numpy() == pytest.approx(uninterrupted["dist"].to_numpy(), abs=1e-6)
+
+
+def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
+    lint = subprocess.run(
+        snakemake_command(tmp_path, mnist_dir, "--lint"), capture_output=True, text=True, timeout=300
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "good condition" in lint.stdout + lint.stderr
+    snakefmt = Path(sys.executable).parent / "snakefmt"  # the venv's, beside its python
+    files = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
+    formatted = subprocess.run([str(snakefmt), "--check", *files], capture_output=True, text=True, cwd=REPO)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr

@@ -11,6 +11,9 @@ import h5py
 import numpy as np
 import torch
 
+from .attacks import gradient_sign
+from .checkpoints import load_model
+from .data import load_split
 from .errors import DataError
 from .storage import atomic_path
 
@@ -42,10 +45,6 @@ def load_sign_map(path: str | os.PathLike, expect: dict[str, Any] | None = None)
 
 def make_sign_map(data_h5: str, checkpoint: str, output: str, test_images: int, log=print) -> None:
     """The FGSM gradient sign of ``checkpoint``'s model over the test set (computed once, reused by all levels)."""
-    from .attacks import gradient_sign
-    from .checkpoints import load_model
-    from .data import load_split
-
     model, meta = load_model(checkpoint)
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = gradient_sign(model, images, labels)

@@ -11,8 +11,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .artifacts import load_sign_map
 from .attacks import add_gaussian_noise, apply_sign
-from .errors import ConfigError
+from .checkpoints import load_model
+from .data import load_split
+from .errors import ConfigError, DataError
+from .storage import atomic_path
 
 NOISES = ("gaussian", "fgsm")
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
@@ -134,11 +138,6 @@ def run_sweep(
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Sweep one trained model with one noise type and write the tidy curve CSV atomically."""
-    from .artifacts import load_sign_map
-    from .checkpoints import load_model
-    from .data import load_split
-    from .storage import atomic_path
-
     check_noise(noise)
     model, meta = load_model(checkpoint)
     images, labels = load_split(data_h5, "test", limit=test_images)
@@ -163,8 +162,6 @@ def run_sweep(
 
 def read_curve(path: str) -> pd.DataFrame:
     """Load a sweep CSV, checking it has the columns a curve must have."""
-    from .errors import DataError
-
     try:
         curve = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

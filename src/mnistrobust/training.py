@@ -10,7 +10,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checkpoints import save_checkpoint
+from .data import load_split
 from .errors import ConfigError
+from .evaluation import clean_error
+from .models import build_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,11 +141,6 @@ def train_checkpoint(
     log: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Train the configured network ``name`` and save it with its spec, seed and clean error."""
-    from .checkpoints import save_checkpoint
-    from .data import load_split
-    from .evaluation import clean_error
-    from .models import build_model
-
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})

@@ -4,16 +4,16 @@ rule fgsm_sign_map:
         checkpoint=checkpoint_path,
     output:
         sign_map="results/attacks/{model}/fgsm_sign.h5",
-    params:
-        test_images=config["data"]["test_images"],
     log:
         "results/logs/fgsm_sign_map/{model}.log",
     benchmark:
         "results/benchmarks/fgsm_sign_map/{model}.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
     threads: config["threads"]["evaluate"]
     resources:
         mem_mb=2000,
-    conda:
-        "../envs/mnistrobust.yaml"
+    params:
+        test_images=config["data"]["test_images"],
     script:
         "../scripts/fgsm_sign_map.py"

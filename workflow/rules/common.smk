@@ -2,7 +2,6 @@ import json
 
 from snakemake.utils import validate
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 NOISES = ["gaussian", "fgsm"]
@@ -28,9 +27,7 @@ def canonical(mapping):
 def model_spec(wildcards):
     """The config entry of the {model} wildcard, or a clear error naming the bad name."""
     if wildcards.model not in config["models"]:
-        raise ValueError(
-            f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}"
-        )
+        raise ValueError(f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}")
     return canonical(config["models"][wildcards.model])
 
 

@@ -1,17 +1,17 @@
 rule mnist:
     output:
         "results/data/mnist.h5",
-    params:
-        sources=config["data"]["mnist_sources"],
-        local_dir=config["data"]["mnist_local_dir"],
     log:
         "results/logs/mnist.log",
     benchmark:
         "results/benchmarks/mnist.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        "../envs/mnistrobust.yaml"
+    params:
+        sources=config["data"]["mnist_sources"],
+        local_dir=config["data"]["mnist_local_dir"],
     script:
         "../scripts/acquire_mnist.py"

@@ -8,17 +8,17 @@ rule table2:
             category="Table 2",
         ),
         markdown="results/tables/table2.md",
-    params:
-        dists=config["table2"]["dists"],
     log:
         "results/logs/table2.log",
     benchmark:
         "results/benchmarks/table2.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
     threads: 1
     resources:
         mem_mb=500,
-    conda:
-        "../envs/mnistrobust.yaml"
+    params:
+        dists=config["table2"]["dists"],
     script:
         "../scripts/table2.py"
 
@@ -34,19 +34,19 @@ rule figure1:
             caption="../report/fig1.rst",
             category="Figures",
         ),
-    params:
-        dists=config["figures"]["example_dists"],
-        digits=config["figures"]["example_digits"],
-        noise_seed=config["evaluation"]["noise_seed"],
     log:
         "results/logs/figure1.log",
     benchmark:
         "results/benchmarks/figure1.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        "../envs/mnistrobust.yaml"
+    params:
+        dists=config["figures"]["example_dists"],
+        digits=config["figures"]["example_digits"],
+        noise_seed=config["evaluation"]["noise_seed"],
     script:
         "../scripts/figure1.py"
 
@@ -64,10 +64,10 @@ rule baseline_curves:
         "results/logs/baseline_curves.log",
     benchmark:
         "results/benchmarks/baseline_curves.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        "../envs/mnistrobust.yaml"
     script:
         "../scripts/baseline_curves.py"

@@ -1,0 +1,173 @@
+"""Side-by-side speed measurements of training and the 100-level sweep, in one run.
+
+Never a test: run it by hand (``make bench``) on a quiet machine. Each variant is timed
+in this one process (the parallel-training variant in two child processes), results are
+printed and appended to bench/results.csv with the machine, torch version and config.
+
+    python bench/benchmark.py [--levels-measured 10] [--train-iterations 300]
+
+Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from mnistrobust.attacks import apply_sign, gradient_sign, input_gradient
+from mnistrobust.evaluation import noise_strengths, sweep
+from mnistrobust.models import LeNet
+from mnistrobust.training import SolverSpec, train
+
+RESULTS = Path(__file__).with_name("results.csv")
+LEVELS = 100
+TEST_IMAGES = 10_000
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def record(rows: list[dict], name: str, value: float, unit: str, note: str = "") -> None:
+    rows.append({"benchmark": name, "value": round(value, 2), "unit": unit, "note": note})
+    print(f"{name:55s} {value:12,.1f} {unit:10s} {note}", flush=True)
+
+
+def lenet(seed: int = 0) -> LeNet:
+    model = LeNet()
+    model.reset_parameters(seed)
+    return model.eval()
+
+
+def fake_mnist(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Speed does not depend on pixel values; sparse bright strokes like MNIST's."""
+    generator = torch.Generator().manual_seed(seed)
+    images = (torch.rand(n, 1, 28, 28, generator=generator) > 0.8).float()
+    return images, torch.randint(0, 10, (n,), generator=generator)
+
+
+def eager_train_images_per_second(iterations: int) -> float:
+    """Plain PyTorch: NCHW tensors, torch.optim.SGD, batch 64."""
+    images, labels = fake_mnist(60_000)
+    model = lenet().train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    generator = torch.Generator().manual_seed(0)
+    started = time.perf_counter()
+    for _ in range(iterations):
+        index = torch.randint(0, len(images), (64,), generator=generator)
+        loss = F.nll_loss(model(images[index]), labels[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return iterations * 64 / (time.perf_counter() - started)
+
+
+def our_train_images_per_second(iterations: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    images, labels = fake_mnist(60_000)
+    spec = SolverSpec(iterations=iterations, log_every=10**9)
+    return train(lenet(), images, labels, spec, seed=0, log=lambda _: None)["images_per_second"]
+
+
+def _child_train(iterations: int, queue) -> None:
+    queue.put(our_train_images_per_second(iterations, threads=1))
+
+
+def parallel_train_images_per_second(iterations: int, processes: int) -> float:
+    """What the workflow does with --cores 2 and threads.train: 1 for independent models."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_child_train, args=(iterations, queue)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    rates = [queue.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(rates)
+
+
+def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured: int) -> float:
+    """Eager, level by level, the gradient recomputed at every level (what attack libraries do)."""
+    started = time.perf_counter()
+    for eps in strengths[:measured]:
+        for start in range(0, len(images), 1000):
+            x, y = images[start : start + 1000], labels[start : start + 1000]
+            adversarial = (x + eps * input_gradient(model, x, y).sign()).clamp(0, 1)
+            with torch.no_grad():
+                model(adversarial).argmax(1)
+    return (time.perf_counter() - started) * len(strengths) / measured
+
+
+def level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, measured: int, batch: int) -> float:
+    """Sign map computed once, but NCHW, autograd on (no_grad only) and small batches."""
+    started = time.perf_counter()
+    for eps in strengths[:measured]:
+        with torch.no_grad():
+            for start in range(0, len(images), batch):
+                model(apply_sign(images[start : start + batch], sign[start : start + batch], float(eps))).argmax(1)
+    return (time.perf_counter() - started) * len(strengths) / measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
+    parser.add_argument("--train-iterations", type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    rows: list[dict] = []
+    print(f"machine: {machine()}; torch {torch.__version__}; {torch.get_num_threads()} threads\n")
+
+    record(rows, "train: eager NCHW torch.optim.SGD batch 64, 2 threads", eager_train_images_per_second(args.train_iterations), "images/s")
+    record(rows, "train: ours (channels_last, Caffe SGD), 2 threads", our_train_images_per_second(args.train_iterations, 2), "images/s")
+    record(rows, "train: ours, 1 thread", our_train_images_per_second(args.train_iterations, 1), "images/s")
+    record(
+        rows,
+        "train: ours, 2 models in parallel x 1 thread (aggregate)",
+        parallel_train_images_per_second(args.train_iterations, 2),
+        "images/s",
+    )
+    torch.set_num_threads(2)
+
+    model = lenet()
+    images, labels = fake_mnist(TEST_IMAGES, seed=1)
+    strengths = noise_strengths(0.6, LEVELS)
+    started = time.perf_counter()
+    sign = gradient_sign(model, images, labels)
+    record(rows, "fgsm: sign map, 10k images (once per model)", time.perf_counter() - started, "s")
+    scaled = f"timed on {args.levels_measured} levels, scaled to {LEVELS}"
+    record(rows, "fgsm sweep: gradient per level, NCHW, batch 1000", per_level_gradient_sweep_seconds(model, images, labels, strengths, args.levels_measured), "s", scaled)
+    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 64", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, args.levels_measured, 64), "s", scaled)
+    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 512", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, args.levels_measured, 512), "s", scaled)
+    for batch in (256, 512, 1024):
+        started = time.perf_counter()
+        sweep(lenet(), images, labels, "fgsm", strengths, sign=sign, batch_size=batch, log=lambda _: None)
+        record(rows, f"fgsm sweep: ours (sign reuse, channels_last, inference_mode), batch {batch}", time.perf_counter() - started, "s", "all 100 levels")
+    started = time.perf_counter()
+    sweep(lenet(), images, labels, "gaussian", noise_strengths(1.0, LEVELS), batch_size=512, log=lambda _: None)
+    record(rows, "gaussian sweep: ours, batch 512", time.perf_counter() - started, "s", "all 100 levels")
+    record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
+
+    stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": "cpu"}
+    new_file = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*stamp, "benchmark", "value", "unit", "note"])
+        if new_file:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({**stamp, **row})
+    print(f"\nappended {len(rows)} rows to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
