@@ -26,7 +26,7 @@ reproduce: install
 	$(BIN)/snakemake --cores 1 $(DATA_CONFIG) --report results/report.html
 
 test: install
-	MNISTROBUST_DATA_DIR=$(abspath $(or $(DATA_DIR),../shared/data)) $(BIN)/python -m pytest -q
+	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/snakemake --lint

@@ -14,16 +14,23 @@ SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def shared_data_dir() -> Path:
-    return Path(os.environ.get("MNISTROBUST_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+DATA_DIR_VARIABLE = "MNISTROBUST_DATA_DIR"
+
+
+def offline_data_folder(name: str) -> Path:
+    """``$MNISTROBUST_DATA_DIR/name`` (set by `make test DATA_DIR=...`), or skip saying why."""
+    root = os.environ.get(DATA_DIR_VARIABLE)
+    if not root:
+        pytest.skip(f"{DATA_DIR_VARIABLE} is not set; run `make test DATA_DIR=<folder with mnist/ and usps/>`")
+    folder = Path(root).resolve() / name
+    if not folder.is_dir():
+        pytest.skip(f"offline data folder {folder} not found (from {DATA_DIR_VARIABLE})")
+    return folder
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    folder = shared_data_dir() / "mnist"
-    if not folder.is_dir():
-        pytest.skip(f"offline MNIST copy not found at {folder}; set MNISTROBUST_DATA_DIR")
-    return folder
+    return offline_data_folder("mnist")
 
 
 def snakemake_command(

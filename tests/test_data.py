@@ -1,7 +1,7 @@
 """Tests for mnistrobust.data: acquisition, verification, atomic HDF5 output, loading.
 
-The offline copies of MNIST/USPS are found through MNISTROBUST_DATA_DIR (default:
-<repo>/../shared/data); tests that need them are skipped when they are absent.
+The offline copies of MNIST/USPS are found through MNISTROBUST_DATA_DIR (set by
+`make test DATA_DIR=...`); tests that need them are skipped, saying why, without it.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import offline_data_folder
 from mnistrobust import data
 from mnistrobust.errors import ChecksumError, ConfigError, DataError
 
-DATA_DIR = Path(os.environ.get("MNISTROBUST_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-MNIST_DIR = DATA_DIR / "mnist"
-USPS_DIR = DATA_DIR / "usps"
+MNIST_DIR = "mnist"
+USPS_DIR = "usps"
 
 
-def _require(folder: Path) -> Path:
-    if not folder.is_dir():
-        pytest.skip(f"offline data folder {folder} not found; set MNISTROBUST_DATA_DIR")
-    return folder
+def _require(name: str) -> Path:
+    return offline_data_folder(name)
 
 
 def _quiet(_message: str) -> None:
