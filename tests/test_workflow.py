@@ -224,3 +224,12 @@ def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
     files = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
     formatted = subprocess.run([str(snakefmt), "--check", *files], capture_output=True, text=True, cwd=REPO)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for source in mnist_dir.iterdir():
+        (moved / source.name).write_bytes(source.read_bytes())
+    result = run_snakemake(small_run, moved, "-n")
+    assert planned_jobs(result.stdout) == {}
