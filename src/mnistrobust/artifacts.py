@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from .attacks import gradient_sign
-from .checkpoints import load_model
 from .data import load_split
 from .errors import DataError
+from .methods import build_method
 from .storage import atomic_path
 
 
@@ -43,14 +43,28 @@ def load_sign_map(path: str | os.PathLike, expect: dict[str, Any] | None = None)
     return sign, attrs
 
 
-def make_sign_map(data_h5: str, checkpoint: str, output: str, test_images: int, log=print) -> None:
-    """The FGSM gradient sign of ``checkpoint``'s model over the test set (computed once, reused by all levels)."""
-    model, meta = load_model(checkpoint)
+def make_sign_map(
+    data_h5: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: list[str],
+    lowpass: dict,
+    threat: str,
+    output: str,
+    test_images: int,
+    dae_checkpoint: str | None = None,
+    log=print,
+) -> None:
+    """The FGSM gradient sign of a method over the test set (computed once, reused by all levels).
+
+    ``threat`` says whose gradient: the whole method's (end_to_end) or its classifier's alone (oblivious).
+    """
+    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat)
     images, labels = load_split(data_h5, "test", limit=test_images)
-    sign = gradient_sign(model, images, labels)
-    log(f"sign map of {meta['name']} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
+    sign = gradient_sign(network, images, labels)
+    log(f"{threat} sign map of {method} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
     save_sign_map(
         output,
         sign,
-        {"model": meta["name"], "seed": meta["seed"], "loss": "nll(log_softmax)", "images": len(images), "checkpoint": str(checkpoint)},
+        {"model": method, "threat": threat, "members": ",".join(spec["members"]), "loss": "nll(log_softmax)", "images": len(images)},
     )

@@ -13,19 +13,13 @@ from torch import nn
 
 from .artifacts import load_sign_map
 from .attacks import add_gaussian_noise, apply_sign
-from .checkpoints import load_model
 from .data import load_split
 from .errors import ConfigError, DataError
+from .methods import build_method
+from .naming import ATTACK_THREAT, NOISES, check_noise, lowpass_filters, noise_kind  # noqa: F401 (re-exported)
 from .storage import atomic_path
 
-NOISES = ("gaussian", "fgsm")
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
-
-
-def check_noise(noise: str) -> str:
-    if noise not in NOISES:
-        raise ConfigError(f"unknown noise {noise!r}; known: {list(NOISES)}")
-    return noise
 
 
 def noise_strengths(max_strength: float, levels: int) -> np.ndarray:
@@ -58,8 +52,8 @@ def sweep(
     all levels; Gaussian noise comes from one generator per level index, seeded from
     ``seed`` and the index, so results repeat exactly for the same configuration.
     """
-    check_noise(noise)
-    if noise == "fgsm" and (sign is None or sign.shape != images.shape):
+    kind = noise_kind(noise)
+    if kind == "fgsm" and (sign is None or sign.shape != images.shape):
         raise ConfigError("the fgsm sweep needs a sign map of the same shape as the images")
     model = prepare_for_inference(model)
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + level) for level in range(len(strengths))]
@@ -71,7 +65,7 @@ def sweep(
         truth = labels[start : start + batch_size]
         batch_sign = None if sign is None else sign[start : start + batch_size].to(clean.dtype)
         for level, strength in enumerate(strengths):
-            if noise == "gaussian":
+            if kind == "gaussian":
                 perturbed = add_gaussian_noise(clean, float(strength), generators[level])
             else:
                 perturbed = apply_sign(clean, batch_sign, float(strength))
@@ -129,34 +123,38 @@ def clean_error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, ba
 
 def run_sweep(
     data_h5: str,
-    checkpoint: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
     noise: str,
     settings: dict,
     test_images: int,
     output_csv: str,
+    dae_checkpoint: str | None = None,
     sign_map: str | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Sweep one trained model with one noise type and write the tidy curve CSV atomically."""
-    check_noise(noise)
-    model, meta = load_model(checkpoint)
+    """Sweep one method with one noise type and write the tidy curve CSV atomically."""
+    kind = noise_kind(noise)
+    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint)
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = None
-    if noise == "fgsm":
-        sign, _ = load_sign_map(sign_map, expect={"model": meta["name"], "images": len(images)})
-    strengths = noise_strengths(settings["max_strength"][noise], settings["levels"])
-    curve = sweep(model, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"], batch_size=settings["batch_size"], log=log)
+    if kind == "fgsm":
+        sign, _ = load_sign_map(sign_map, expect={"model": method, "threat": ATTACK_THREAT[noise], "images": len(images)})
+    strengths = noise_strengths(settings["max_strength"][kind], settings["levels"])
+    curve = sweep(network, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"], batch_size=settings["batch_size"], log=log)
     largest = curve["dist"].max()
     if largest < settings["min_max_dist"]:
         raise ConfigError(
-            f"{noise} sweep of {meta['name']} reaches dist {largest:.3f} only, below min_max_dist "
-            f"{settings['min_max_dist']}; raise evaluation.max_strength.{noise}"
+            f"{noise} sweep of {method} reaches dist {largest:.3f} only, below min_max_dist "
+            f"{settings['min_max_dist']}; raise evaluation.max_strength.{kind}"
         )
     curve.insert(0, "noise", noise)
-    curve.insert(0, "model", meta["name"])
+    curve.insert(0, "model", method)
     with atomic_path(output_csv) as tmp:
         curve.to_csv(tmp, index=False, float_format="%.6g")
-    log(f"{meta['name']} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. {100 * curve['error'].iloc[-1]:.2f}%")
+    log(f"{method} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. {100 * curve['error'].iloc[-1]:.2f}%")
     return curve
 
 
@@ -170,3 +168,34 @@ def read_curve(path: str) -> pd.DataFrame:
     if missing:
         raise DataError(f"curve {path} lacks column(s) {sorted(missing)}")
     return curve
+
+
+def lowpass_clean_errors(
+    data_h5: str,
+    checkpoint: str,
+    lowpass: dict,
+    sigmas: Sequence[float],
+    test_images: int,
+    output_csv: str,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Clean test error of a classifier behind each low-pass filter at each injected-noise sigma.
+
+    The paper's rule for the filters is a clean error under 1%; this table is the record
+    of how close each filter and noise strength come to it.
+    """
+    images, labels = load_split(data_h5, "test", limit=test_images)
+    rows = []
+    for name, kernel in lowpass_filters(lowpass).items():
+        for sigma in sigmas:
+            settings = {**lowpass, "noise_sigma": float(sigma)}
+            spec = {"preprocess": name, "members": [lowpass["calibration_model"]]}
+            network = build_method(f"{name}_calibration", spec, [checkpoint], settings)
+            error = clean_error(network, images, labels)
+            rows.append({"filter": name, "size": kernel["size"], "variance": kernel["variance"], "noise_sigma": float(sigma), "clean_error_pct": 100 * error})
+            log(f"{name} (variance {kernel['variance']}) noise sigma {sigma}: clean error {100 * error:.2f}%")
+    table = pd.DataFrame(rows)
+    table["configured"] = np.isclose(table["noise_sigma"], lowpass["noise_sigma"])
+    with atomic_path(output_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4g")
+    return table

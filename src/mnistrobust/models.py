@@ -1,4 +1,4 @@
-"""Network definitions: the Caffe LeNet, its dropout variants, and committees.
+"""Network definitions: the Caffe LeNet, its dropout variants, committees and stacked networks.
 
 Every classifier here returns log-probabilities, so that one loss (NLL) and one
 gradient definition serve single networks and committees alike.
@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .defenses import DenoisingAutoencoder
 from .errors import ConfigError
 
 # Where each dropout of Table 1 acts. "output" acts on the input of the last fully
@@ -87,7 +88,19 @@ class Committee(nn.Module):
         return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
 
 
-ARCHITECTURES = {"lenet": LeNet}
+class Stacked(nn.Module):
+    """A preprocessing network (low-pass filter, DAE) feeding a classifier; one differentiable network."""
+
+    def __init__(self, preprocess: nn.Module, classifier: nn.Module):
+        super().__init__()
+        self.preprocess = preprocess
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.preprocess(x))
+
+
+ARCHITECTURES = {"lenet": LeNet, "dae": DenoisingAutoencoder}
 
 
 def build_model(arch: str, dropout: Mapping[str, float] | None = None) -> nn.Module:

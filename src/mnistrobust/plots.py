@@ -18,7 +18,11 @@ from .data import load_split  # noqa: E402
 from .evaluation import read_curve, strength_at_dist  # noqa: E402
 from .storage import atomic_path  # noqa: E402
 
-NOISE_TITLES = {"gaussian": "Gaussian noise", "fgsm": "gradient-sign noise (FGSM)"}
+NOISE_TITLES = {
+    "gaussian": "Gaussian noise",
+    "fgsm": "gradient-sign noise (FGSM)",
+    "fgsm_oblivious": "gradient-sign noise, oblivious attack",
+}
 
 
 def _save(figure: plt.Figure, path: str) -> None:
@@ -85,3 +89,9 @@ def load_curves(paths: Mapping[tuple[str, str], str]) -> pd.DataFrame:
     """Read curves keyed by (method label, noise) into one tidy frame."""
     frames = [read_curve(path).assign(method=method, noise=noise) for (method, noise), path in paths.items()]
     return pd.concat(frames, ignore_index=True)
+
+
+def figure_from_spec(curve_specs: Sequence[Mapping[str, str]], paths: Sequence[str], title: str, output: str) -> None:
+    """One configured figure: ``curve_specs`` are {label, noise} in the order of their CSV ``paths``."""
+    curves = load_curves({(spec["label"], spec["noise"]): path for spec, path in zip(curve_specs, paths)})
+    error_curves(curves, title, output)

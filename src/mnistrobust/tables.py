@@ -33,7 +33,11 @@ def paper_value(method: str, dist: float) -> float:
 
 
 def table2(curves: Mapping[str, pd.DataFrame], dists: Sequence[float]) -> pd.DataFrame:
-    """One row per (method, dist): our error, the paper's and the difference, in percent."""
+    """One row per (method, dist): our error, the paper's and the difference, in percent.
+
+    ``curves`` maps a row label to its curve; labels of the paper's rows get its values,
+    other labels (our extra rows) get NaN there.
+    """
     rows = []
     for method, curve in curves.items():
         for dist, error in zip(dists, error_at_dist(curve, dists)):
@@ -42,15 +46,19 @@ def table2(curves: Mapping[str, pd.DataFrame], dists: Sequence[float]) -> pd.Dat
     return pd.DataFrame(rows, columns=["method", "dist", "ours_pct", "paper_pct", "diff_pct"])
 
 
+def _cell(ours: float, paper: float, diff: float) -> str:
+    if math.isnan(paper):  # a row of ours the paper does not have
+        return f"{ours:.2f} (not in paper)"
+    return f"{ours:.2f} ({paper:.2f}, {diff:+.2f})"
+
+
 def to_markdown(table: pd.DataFrame) -> str:
     """Wide layout as in the paper: one line per method, 'ours (paper)' per distortion."""
     dists = list(dict.fromkeys(table["dist"]))
     header = "| method | " + " | ".join(f"dist={d:g}: ours (paper, diff)" for d in dists) + " |"
     lines = [header, "|" + " --- |" * (len(dists) + 1)]
     for method, group in table.groupby("method", sort=False):
-        cells = [
-            f"{row.ours_pct:.2f} ({row.paper_pct:.2f}, {row.diff_pct:+.2f})" for row in group.itertuples()
-        ]
+        cells = [_cell(row.ours_pct, row.paper_pct, row.diff_pct) for row in group.itertuples()]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -1,4 +1,4 @@
-"""Caffe-style SGD training of one network on in-memory tensors."""
+"""Training on in-memory tensors: Caffe-style SGD for the classifiers, Nesterov SGD for the DAE."""
 
 from __future__ import annotations
 
@@ -113,13 +113,9 @@ def train(
         optimizer.step(spec.learning_rate(start_iteration + step))
         running_loss += loss.item()
         if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
-            elapsed = time.perf_counter() - started
             count = (step + 1) % spec.log_every or spec.log_every
-            log(
-                f"iteration {step + 1}/{spec.iterations} loss {running_loss / count:.4f} "
-                f"lr {spec.learning_rate(start_iteration + step):.5f} "
-                f"{(step + 1) * spec.batch_size / elapsed:,.0f} images/s"
-            )
+            lr = spec.learning_rate(start_iteration + step)
+            log(_progress_line(step + 1, spec.iterations, running_loss / count, lr, (step + 1) * spec.batch_size, started))
             last_loss, running_loss = running_loss / count, 0.0
     model.eval()
     elapsed = time.perf_counter() - started
@@ -127,6 +123,23 @@ def train(
         "train_seconds": elapsed,
         "images_per_second": spec.iterations * spec.batch_size / elapsed,
         "final_loss": last_loss,
+    }
+
+
+def _progress_line(step: int, iterations: int, loss: float, lr: float, images: int, started: float) -> str:
+    return f"iteration {step}/{iterations} loss {loss:.4f} lr {lr:.5f} {images / (time.perf_counter() - started):,.0f} images/s"
+
+
+def classifier_meta(name: str, model_spec: dict, spec: SolverSpec, train_images: int, metrics: dict) -> dict:
+    """What a classifier checkpoint records about how it was made."""
+    return {
+        "name": name,
+        "arch": model_spec["arch"],
+        "dropout": dict(model_spec["dropout"]),
+        "seed": model_spec["seed"],
+        "solver": dataclasses.asdict(spec),
+        "train_images": train_images,
+        "metrics": {key: float(value) for key, value in metrics.items() if key != "train_seconds"},
     }
 
 
@@ -151,14 +164,94 @@ def train_checkpoint(
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     metrics["test_images"] = len(test_x)
     log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
+    meta = classifier_meta(name, model_spec, spec, len(images), metrics)
+    save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
+    return metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderSpec:
+    """Nesterov-momentum SGD on the per-pixel cross-entropy between reconstruction and clean image."""
+
+    seed: int = 1
+    input_dropout: float = 0.2
+    iterations: int = 5_000
+    batch_size: int = 128
+    learning_rate: float = 0.5
+    momentum: float = 0.9
+    log_every: int = 500
+
+    def __post_init__(self):
+        if self.iterations < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ConfigError(f"DAE iterations, batch_size and learning_rate must be positive: {self}")
+
+
+def train_autoencoder(
+    model: nn.Module, images: torch.Tensor, spec: AutoencoderSpec, log: Callable[[str], None] = print
+) -> dict[str, float]:
+    """Train a denoising autoencoder to reconstruct clean images from input-dropout-corrupted ones."""
+    torch.manual_seed(spec.seed)  # input-dropout masks
+    sampler = EpochSampler(len(images), spec.batch_size, spec.seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=spec.learning_rate, momentum=spec.momentum, nesterov=True)
+    model.train()
+    flat = images.flatten(1)
+    started, running_loss = time.perf_counter(), 0.0
+    for step in range(spec.iterations):
+        index = sampler.next_indices()
+        loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(images[index]), flat[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+        if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
+            count = (step + 1) % spec.log_every or spec.log_every
+            log(_progress_line(step + 1, spec.iterations, running_loss / count, spec.learning_rate, (step + 1) * spec.batch_size, started))
+            last_loss, running_loss = running_loss / count, 0.0
+    model.eval()
+    elapsed = time.perf_counter() - started
+    return {"train_seconds": elapsed, "images_per_second": spec.iterations * spec.batch_size / elapsed, "final_loss": last_loss}
+
+
+@torch.inference_mode()
+def reconstruction_error(model: nn.Module, images: torch.Tensor, corrupted: torch.Tensor | None = None) -> float:
+    """Mean squared error between the clean images and the reconstruction of ``corrupted`` (default: clean)."""
+    model.eval()
+    source = images if corrupted is None else corrupted
+    return torch.cat([(model(source[i : i + 1000]) - images[i : i + 1000]).pow(2).flatten(1) for i in range(0, len(images), 1000)]).mean().item()
+
+
+def train_dae_checkpoint(
+    data_h5: str,
+    checkpoint: str,
+    settings: dict,
+    train_images: int,
+    test_images: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Train the DAE of DESIGN.md and save it with its settings and test reconstruction errors."""
+    spec = AutoencoderSpec(**settings)
+    images, _ = load_split(data_h5, "train", limit=train_images)
+    test_x, _ = load_split(data_h5, "test", limit=test_images)
+    model = build_model("dae", {"input": spec.input_dropout})
+    model.reset_parameters(spec.seed)
+    log(f"training the DAE: {spec}, {len(images)} images")
+    metrics = train_autoencoder(model, images, spec, log=log)
+    noisy = (test_x + 0.3 * torch.randn(test_x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    metrics["test_mse_clean_input"] = reconstruction_error(model, test_x)
+    metrics["test_mse_noisy_input"] = reconstruction_error(model, test_x, noisy)
+    metrics["test_mse_noisy_unreconstructed"] = (noisy - test_x).pow(2).mean().item()
+    log(
+        "DAE test MSE: clean input {test_mse_clean_input:.4f}; Gaussian sigma 0.3 input {test_mse_noisy_input:.4f} "
+        "(the noisy images themselves: {test_mse_noisy_unreconstructed:.4f})".format(**metrics)
+    )
     meta = {
-        "name": name,
-        "arch": model_spec["arch"],
-        "dropout": dict(model_spec["dropout"]),
-        "seed": model_spec["seed"],
+        "name": "dae",
+        "arch": "dae",
+        "dropout": {"input": spec.input_dropout},
+        "seed": spec.seed,
         "solver": dataclasses.asdict(spec),
         "train_images": len(images),
         "metrics": {key: float(value) for key, value in metrics.items() if key != "train_seconds"},
     }
-    save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
+    save_checkpoint(checkpoint, model, meta)
     return metrics

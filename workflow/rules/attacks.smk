@@ -1,19 +1,23 @@
 rule fgsm_sign_map:
     input:
-        data="results/data/mnist.h5",
-        checkpoint=checkpoint_path,
+        unpack(method_inputs),
     output:
-        sign_map="results/attacks/{model}/fgsm_sign.h5",
+        sign_map="results/attacks/{method}/{noise}_sign.h5",
     log:
-        "results/logs/fgsm_sign_map/{model}.log",
+        "results/logs/fgsm_sign_map/{method}/{noise}.log",
     benchmark:
-        "results/benchmarks/fgsm_sign_map/{model}.tsv"
+        "results/benchmarks/fgsm_sign_map/{method}/{noise}.tsv"
+    wildcard_constraints:
+        method="[^/]+",
     conda:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["evaluate"]
     resources:
-        mem_mb=2000,
+        mem_mb=2500,
     params:
+        spec=method_params,
+        threat=sign_map_threat,
+        lowpass=canonical(config["lowpass"]),
         test_images=config["data"]["test_images"],
     script:
         "../scripts/fgsm_sign_map.py"

@@ -2,20 +2,16 @@ import json
 
 from snakemake.utils import validate
 
+from mnistrobust.errors import ConfigError
+from mnistrobust.naming import (
+    ATTACK_THREAT,
+    check_method,
+    check_noise,
+    parse_stage,
+    stage_model_name,
+)
+
 validate(config, schema="../schemas/config.schema.yaml")
-
-NOISES = ["gaussian", "fgsm"]
-
-
-def check_config():
-    if config["baseline_model"] not in config["models"]:
-        raise ValueError(
-            f"config: baseline_model {config['baseline_model']!r} is not one of the "
-            f"configured models {sorted(config['models'])}"
-        )
-
-
-check_config()
 
 
 def canonical(mapping):
@@ -24,40 +20,144 @@ def canonical(mapping):
     return json.loads(json.dumps(mapping, sort_keys=True))
 
 
+def member_checkpoint(member):
+    """Checkpoint of a committee member or classifier: a trained model or an adversarial stage."""
+    if member in config["models"]:
+        return f"results/models/{member}.pt"
+    stage = parse_stage(member, config["adversarial"]["stages"])
+    if stage is None:
+        raise ConfigError(
+            f"unknown model {member!r}; configured models: {sorted(config['models'])} "
+            f"and adv_stage1..adv_stage{config['adversarial']['stages']}"
+        )
+    return f"results/adversarial/stage{stage}.pt"
+
+
+def method_spec(name, noise=None):
+    """The config entry of a method, checked (members, preprocessing, noise), or a clear error."""
+    if name not in config["methods"]:
+        raise ConfigError(f"unknown method {name!r}; configured methods: {sorted(config['methods'])}")
+    spec = config["methods"][name]
+    check_method(name, spec, config["lowpass"], noise)
+    for member in spec["members"]:
+        member_checkpoint(member)
+    return canonical(spec)
+
+
+def check_config():
+    if config["baseline_method"] not in config["methods"]:
+        raise ConfigError(
+            f"config: baseline_method {config['baseline_method']!r} is not one of the "
+            f"configured methods {sorted(config['methods'])}"
+        )
+    if config["adversarial"]["base_model"] not in config["models"]:
+        raise ConfigError(f"config: adversarial.base_model {config['adversarial']['base_model']!r} is not a configured model")
+    if config["lowpass"]["calibration_model"] not in config["models"]:
+        raise ConfigError(f"config: lowpass.calibration_model {config['lowpass']['calibration_model']!r} is not a configured model")
+    sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
+    for name in config["methods"]:
+        method_spec(name)
+    curves = list(config["table2"]["rows"])
+    for figure in config["figures"]["curves"].values():
+        curves.extend(figure["curves"])
+    for curve in curves:
+        method_spec(curve["method"], curve["noise"])
+
+
+check_config()
+
+
 def model_spec(wildcards):
     """The config entry of the {model} wildcard, or a clear error naming the bad name."""
     if wildcards.model not in config["models"]:
-        raise ValueError(f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}")
+        raise ConfigError(f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}")
     return canonical(config["models"][wildcards.model])
 
 
 def checked_noise(wildcards):
-    if wildcards.noise not in NOISES:
-        raise ValueError(f"unknown noise {wildcards.noise!r}; known noises: {NOISES}")
-    return wildcards.noise
+    return check_noise(wildcards.noise)
 
 
-def checkpoint_path(wildcards):
-    model_spec(wildcards)
-    return f"results/models/{wildcards.model}.pt"
+def checked_stage(wildcards):
+    stage = int(wildcards.stage)
+    if not 1 <= stage <= config["adversarial"]["stages"]:
+        raise ConfigError(f"adversarial stage {stage} does not exist; stages are 1..{config['adversarial']['stages']}")
+    return stage
 
 
-def sweep_inputs(wildcards):
-    inputs = {"data": "results/data/mnist.h5", "checkpoint": checkpoint_path(wildcards)}
-    if checked_noise(wildcards) == "fgsm":
-        inputs["sign_map"] = f"results/attacks/{wildcards.model}/fgsm_sign.h5"
+def stage_checkpoint(stage):
+    """Checkpoint of the model after ``stage`` stages (stage 0: the base model)."""
+    return member_checkpoint(stage_model_name(stage, config["adversarial"]["base_model"]))
+
+
+def pool_inputs(wildcards):
+    stage = checked_stage(wildcards)
+    return {"data": "results/data/mnist.h5", "checkpoint": stage_checkpoint(stage - 1)}
+
+
+def stage_inputs(wildcards):
+    stage = checked_stage(wildcards)
+    return {
+        "data": "results/data/mnist.h5",
+        "previous": stage_checkpoint(stage - 1),
+        "pools": [f"results/adversarial/pool_stage{k}.h5" for k in range(1, stage + 1)],
+    }
+
+
+def method_inputs(wildcards):
+    """Checkpoints a method needs: its members' and, for DAE preprocessing, the DAE's."""
+    noise = getattr(wildcards, "noise", None)
+    spec = method_spec(wildcards.method, noise)
+    inputs = {"data": "results/data/mnist.h5", "members": [member_checkpoint(m) for m in spec["members"]]}
+    if spec["preprocess"] == "dae":
+        inputs["dae"] = "results/dae/dae.pt"
     return inputs
 
 
+def sweep_inputs(wildcards):
+    inputs = method_inputs(wildcards)
+    if ATTACK_THREAT[checked_noise(wildcards)] is not None:
+        inputs["sign_map"] = f"results/attacks/{wildcards.method}/{wildcards.noise}_sign.h5"
+    return inputs
+
+
+def sign_map_threat(wildcards):
+    threat = ATTACK_THREAT[checked_noise(wildcards)]
+    if threat is None:
+        raise ConfigError(f"{wildcards.noise!r} is random noise; it has no gradient-sign map")
+    return threat
+
+
+def method_params(wildcards):
+    return method_spec(wildcards.method, getattr(wildcards, "noise", None))
+
+
+def curve_path(curve):
+    return f"results/sweeps/{curve['method']}/{curve['noise']}.csv"
+
+
+def figure_spec(wildcards):
+    if wildcards.figure not in config["figures"]["curves"]:
+        raise ConfigError(f"unknown figure {wildcards.figure!r}; configured: {sorted(config['figures']['curves'])}")
+    return canonical(config["figures"]["curves"][wildcards.figure])
+
+
+def figure_inputs(wildcards):
+    return [curve_path(curve) for curve in figure_spec(wildcards)["curves"]]
+
+
 def baseline_sweeps():
-    model = config["baseline_model"]
-    return {noise: f"results/sweeps/{model}/{noise}.csv" for noise in NOISES}
+    method = config["baseline_method"]
+    return {noise: f"results/sweeps/{method}/{noise}.csv" for noise in ("gaussian", "fgsm")}
 
 
 def final_outputs():
     return [
         "results/tables/table2.csv",
         "results/tables/table2.md",
+        "results/tables/lowpass_clean_error.csv",
         "results/figures/fig1_noise_examples.png",
-        "results/figures/baseline_error_vs_dist.png",
+        *[f"results/figures/{figure}.png" for figure in config["figures"]["curves"]],
     ]

@@ -2,19 +2,49 @@ rule sweep:
     input:
         unpack(sweep_inputs),
     output:
-        curve="results/sweeps/{model}/{noise}.csv",
+        curve="results/sweeps/{method}/{noise}.csv",
     log:
-        "results/logs/sweep/{model}/{noise}.log",
+        "results/logs/sweep/{method}/{noise}.log",
     benchmark:
-        "results/benchmarks/sweep/{model}/{noise}.tsv"
+        "results/benchmarks/sweep/{method}/{noise}.tsv"
+    wildcard_constraints:
+        method="[^/]+",
     conda:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["evaluate"]
     resources:
         mem_mb=2500,
     params:
+        spec=method_params,
         noise=checked_noise,
+        lowpass=canonical(config["lowpass"]),
         evaluation=canonical(config["evaluation"]),
         test_images=config["data"]["test_images"],
     script:
         "../scripts/sweep.py"
+
+
+rule lowpass_calibration:
+    input:
+        data="results/data/mnist.h5",
+        checkpoint=f"results/models/{config['lowpass']['calibration_model']}.pt",
+    output:
+        csv=report(
+            "results/tables/lowpass_clean_error.csv",
+            caption="../report/lowpass_calibration.rst",
+            category="Low-pass filter",
+        ),
+    log:
+        "results/logs/lowpass_calibration.log",
+    benchmark:
+        "results/benchmarks/lowpass_calibration.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        mem_mb=1500,
+    params:
+        lowpass=canonical(config["lowpass"]),
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/lowpass_calibration.py"

@@ -1,13 +1,17 @@
 rule table2:
     input:
-        no_method=baseline_sweeps()["fgsm"],
+        curves=[curve_path(row) for row in config["table2"]["rows"]],
     output:
         csv=report(
             "results/tables/table2.csv",
             caption="../report/table2.rst",
             category="Table 2",
         ),
-        markdown="results/tables/table2.md",
+        markdown=report(
+            "results/tables/table2.md",
+            caption="../report/table2.rst",
+            category="Table 2",
+        ),
     log:
         "results/logs/table2.log",
     benchmark:
@@ -18,6 +22,7 @@ rule table2:
     resources:
         mem_mb=500,
     params:
+        labels=[row["label"] for row in config["table2"]["rows"]],
         dists=config["table2"]["dists"],
     script:
         "../scripts/table2.py"
@@ -27,7 +32,7 @@ rule figure1:
     input:
         **baseline_sweeps(),
         data="results/data/mnist.h5",
-        sign_map=f"results/attacks/{config['baseline_model']}/fgsm_sign.h5",
+        sign_map=f"results/attacks/{config['baseline_method']}/fgsm_sign.h5",
     output:
         report(
             "results/figures/fig1_noise_examples.png",
@@ -51,23 +56,28 @@ rule figure1:
         "../scripts/figure1.py"
 
 
-rule baseline_curves:
+rule error_curves_figure:
     input:
-        **baseline_sweeps(),
+        curves=figure_inputs,
     output:
         report(
-            "results/figures/baseline_error_vs_dist.png",
-            caption="../report/baseline_curves.rst",
+            "results/figures/{figure}.png",
+            caption="../report/error_curves.rst",
             category="Figures",
+            labels={"figure": "{figure}"},
         ),
     log:
-        "results/logs/baseline_curves.log",
+        "results/logs/figures/{figure}.log",
     benchmark:
-        "results/benchmarks/baseline_curves.tsv"
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure="(?!fig1_noise_examples)[a-z0-9_]+",
     conda:
         "../envs/mnistrobust.yaml"
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        spec=figure_spec,
     script:
-        "../scripts/baseline_curves.py"
+        "../scripts/error_curves_figure.py"

@@ -7,6 +7,8 @@ rule train_model:
         "results/logs/train_model/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
+    wildcard_constraints:
+        model="[^/]+",
     conda:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["train"]
@@ -19,3 +21,77 @@ rule train_model:
         test_images=config["data"]["test_images"],
     script:
         "../scripts/train_model.py"
+
+
+rule train_dae:
+    input:
+        data="results/data/mnist.h5",
+    output:
+        checkpoint="results/dae/dae.pt",
+    log:
+        "results/logs/train_dae.log",
+    benchmark:
+        "results/benchmarks/train_dae.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=2000,
+    params:
+        settings=canonical(config["dae"]),
+        train_images=config["data"]["train_images"],
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/train_dae.py"
+
+
+rule adversarial_pool:
+    input:
+        unpack(pool_inputs),
+    output:
+        pool="results/adversarial/pool_stage{stage}.h5",
+    log:
+        "results/logs/adversarial_pool/stage{stage}.log",
+    benchmark:
+        "results/benchmarks/adversarial_pool/stage{stage}.tsv"
+    wildcard_constraints:
+        stage="[0-9]+",
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=2500,
+    params:
+        stage=checked_stage,
+        settings=canonical(config["adversarial"]),
+        train_images=config["data"]["train_images"],
+    script:
+        "../scripts/adversarial_pool.py"
+
+
+rule adversarial_stage:
+    input:
+        unpack(stage_inputs),
+    output:
+        checkpoint="results/adversarial/stage{stage}.pt",
+    log:
+        "results/logs/adversarial_stage/stage{stage}.log",
+    benchmark:
+        "results/benchmarks/adversarial_stage/stage{stage}.tsv"
+    wildcard_constraints:
+        stage="[0-9]+",
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        # natural set + up to `stages` pools of 60,000 float32 images, twice while joining
+        mem_mb=lambda wildcards: 1500 + 400 * int(wildcards.stage),
+    params:
+        stage=checked_stage,
+        settings=canonical(config["adversarial"]),
+        solver=canonical(config["solver"]),
+        base_iterations=config["models"][config["adversarial"]["base_model"]]["iterations"],
+        train_images=config["data"]["train_images"],
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/adversarial_stage.py"

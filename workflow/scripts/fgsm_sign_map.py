@@ -1,4 +1,4 @@
-"""Rule fgsm_sign_map: the model's gradient sign over the test set, stored in HDF5."""
+"""Rule fgsm_sign_map: a method's gradient sign over the test set (end-to-end or oblivious), in HDF5."""
 
 from mnistrobust.artifacts import make_sign_map
 from mnistrobust.runtime import job
@@ -6,8 +6,13 @@ from mnistrobust.runtime import job
 with job(snakemake.log[0], snakemake.threads) as log:
     make_sign_map(
         snakemake.input.data,
-        snakemake.input.checkpoint,
+        snakemake.wildcards.method,
+        snakemake.params.spec,
+        list(snakemake.input.members),
+        snakemake.params.lowpass,
+        snakemake.params.threat,
         snakemake.output.sign_map,
         test_images=snakemake.params.test_images,
+        dae_checkpoint=snakemake.input.get("dae"),
         log=log,
     )

@@ -1,4 +1,4 @@
-"""Rule sweep: error and dist of one model at every noise strength of one noise type."""
+"""Rule sweep: error and dist of one method at every noise strength of one noise type."""
 
 from mnistrobust.evaluation import run_sweep
 from mnistrobust.runtime import job
@@ -6,11 +6,15 @@ from mnistrobust.runtime import job
 with job(snakemake.log[0], snakemake.threads) as log:
     run_sweep(
         snakemake.input.data,
-        snakemake.input.checkpoint,
+        snakemake.wildcards.method,
+        snakemake.params.spec,
+        list(snakemake.input.members),
+        snakemake.params.lowpass,
         snakemake.params.noise,
         snakemake.params.evaluation,
         test_images=snakemake.params.test_images,
         output_csv=snakemake.output.curve,
+        dae_checkpoint=snakemake.input.get("dae"),
         sign_map=snakemake.input.get("sign_map"),
         log=log,
     )

@@ -1,11 +1,11 @@
-"""Rule table2: read each method's FGSM curve at the configured distortions."""
+"""Rule table2: read each configured method's curve at the configured distortions."""
 
 from mnistrobust.runtime import job
 from mnistrobust.tables import write_table2
 
 with job(snakemake.log[0], snakemake.threads) as log:
     table = write_table2(
-        {"No method": snakemake.input.no_method},
+        dict(zip(snakemake.params.labels, snakemake.input.curves)),
         snakemake.params.dists,
         csv_path=snakemake.output.csv,
         markdown_path=snakemake.output.markdown,

@@ -1,0 +1,106 @@
+"""Input preprocessing defenses: the Gaussian low-pass filter and the denoising autoencoder.
+
+Both are differentiable torch modules, so an attacker can take gradients through them
+(the ``end_to_end`` threat model) and a classifier can be stacked on top of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ConfigError
+
+KERNEL_SUPPORT = 3.0  # the paper fills each kernel with the Gaussian sampled on (-3, 3)
+
+
+def gaussian_kernel(size: int, variance: float, support: float = KERNEL_SUPPORT) -> torch.Tensor:
+    """A ``size`` x ``size`` Gaussian kernel sampled at evenly spaced points of (-support, support), summing to 1.
+
+    The sample points are the pixel centres of ``size`` equal cells covering the open
+    interval, e.g. -2, 0, 2 for size 3 and support 3.
+    """
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"low-pass filter size must be odd and positive, got {size}")
+    if variance <= 0:
+        raise ConfigError(f"low-pass filter variance must be positive, got {variance}")
+    step = 2 * support / size
+    points = -support + step * (torch.arange(size, dtype=torch.float64) + 0.5)
+    profile = torch.exp(-(points**2) / (2 * variance))
+    kernel = torch.outer(profile, profile)
+    return (kernel / kernel.sum()).to(torch.float32)
+
+
+class LowPassFilter(nn.Module):
+    """Inject Gaussian noise (std ``noise_sigma``), then blur with a Gaussian kernel.
+
+    The injected noise breaks up the flat regions gradient-sign noise creates, so the
+    blur can average them away (Section 3 of the paper). The noise comes from the
+    module's own seeded generator, so an evaluation repeats exactly.
+    """
+
+    def __init__(self, size: int, variance: float, noise_sigma: float = 0.0, seed: int = 0):
+        super().__init__()
+        if noise_sigma < 0:
+            raise ConfigError(f"low-pass noise sigma must be >= 0, got {noise_sigma}")
+        self.size, self.variance, self.noise_sigma = size, variance, noise_sigma
+        self.register_buffer("kernel", gaussian_kernel(size, variance)[None, None], persistent=False)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.noise_sigma > 0:
+            x = x + self.noise_sigma * torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+        # Replicate padding keeps the image size and does not darken the border.
+        padded = F.pad(x, [self.size // 2] * 4, mode="replicate")
+        return F.conv2d(padded, self.kernel.to(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, variance={self.variance}, noise_sigma={self.noise_sigma}"
+
+
+DAE_LAYERS = (784, 1000, 500, 250, 30, 250, 500, 1000, 784)
+
+
+class DenoisingAutoencoder(nn.Module):
+    """784-1000-500-250-30-250-500-1000-784 autoencoder; denoising by dropout on its input.
+
+    ReLU hidden units, a linear 30-unit code and a sigmoid output so reconstructions are
+    images in [0, 1] (choices; the paper gives only the layer sizes).
+    """
+
+    def __init__(self, dropout: Mapping[str, float] | None = None):
+        super().__init__()
+        dropout = dict(dropout or {})
+        if set(dropout) - {"input"}:
+            raise ConfigError(f"the DAE takes dropout only on its input, got {sorted(dropout)}")
+        rate = float(dropout.get("input", 0.0))
+        if not 0.0 <= rate < 1.0:
+            raise ConfigError(f"DAE input dropout must be in [0, 1), got {rate}")
+        self.dropout_rates = {"input": rate}
+        self.input_dropout = nn.Dropout(rate)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(DAE_LAYERS[:-1], DAE_LAYERS[1:]))
+        self.code_layer = DAE_LAYERS.index(30) - 1
+
+    def reset_parameters(self, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        for layer in self.layers:
+            # Glorot-uniform keeps activations in range through eight layers.
+            bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+            with torch.no_grad():
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.zero_()
+
+    def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.input_dropout(x.flatten(1))
+        for index, layer in enumerate(self.layers):
+            h = layer(h)
+            if index != self.code_layer and index != len(self.layers) - 1:
+                h = F.relu(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.reconstruction_logits(x)).view(x.shape)
