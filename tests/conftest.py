@@ -33,6 +33,25 @@ def mnist_dir() -> Path:
     return offline_data_folder("mnist")
 
 
+@pytest.fixture(scope="session")
+def mnist_h5_file(mnist_dir, tmp_path_factory) -> Path:
+    """The offline MNIST converted once per session, for unit tests on real digits."""
+    from mnistrobust.data import acquire_mnist
+
+    output = tmp_path_factory.mktemp("mnist_h5") / "mnist.h5"
+    acquire_mnist(output, ["local"], str(mnist_dir), log=lambda message: None)
+    return output
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist_h5_file):
+    """The first 2,000 real MNIST training images (N x 1 x 28 x 28 in [0, 1])."""
+    from mnistrobust.data import load_split
+
+    images, _ = load_split(mnist_h5_file, "train", limit=2000)
+    return images
+
+
 def snakemake_command(
     workdir: Path, mnist_dir: Path, *args: str, config: str | None = None, overrides: tuple[str, ...] = ()
 ) -> list[str]:

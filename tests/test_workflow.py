@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import pytest
 import torch
@@ -18,12 +19,34 @@ import yaml
 
 from conftest import REPO, SMALL_CONFIG, run_snakemake, snakemake_command
 
+FIGURES = [
+    "fig1_noise_examples",
+    "baseline_error_vs_dist",
+    "fig3_dropout_adversarial",
+    "fig4_dropout_gaussian",
+    "fig5_preprocessing_adversarial",
+    "fig6_preprocessing_gaussian",
+    "fig7_committees_adversarial",
+]
 OUTPUTS = [
     "results/tables/table2.csv",
     "results/tables/table2.md",
-    "results/figures/fig1_noise_examples.png",
-    "results/figures/baseline_error_vs_dist.png",
+    "results/tables/lowpass_clean_error.csv",
+    *[f"results/figures/{figure}.png" for figure in FIGURES],
 ]
+TABLE2_ROWS = [
+    "No method",
+    "Dropout",
+    "Low-pass filter",
+    "DAE",
+    "Low-pass filter + dropout",
+    "DAE + dropout",
+    "Standard committee",
+    "Adversarial training after 5 stages",
+    "Committee of models trained on adv. examples",
+]
+# Targets that exercise every kind of job but not the whole DAG (for reruns).
+LENET_CURVES = ["results/sweeps/lenet/gaussian.csv", "results/sweeps/lenet/fgsm.csv"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -44,12 +67,16 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
     jobs = planned_jobs(result.stdout)
     assert jobs == {
         "mnist": 1,
-        "train_model": 1,
-        "fgsm_sign_map": 1,
-        "sweep": 2,
+        "train_model": 8,  # lenet, lenet_inp, lenet_all, lenet_seed2..6
+        "train_dae": 1,
+        "adversarial_pool": 5,
+        "adversarial_stage": 5,
+        "lowpass_calibration": 1,
+        "fgsm_sign_map": 16,
+        "sweep": 25,
         "table2": 1,
         "figure1": 1,
-        "baseline_curves": 1,
+        "error_curves_figure": 6,
         "all": 1,
     }
 
@@ -62,7 +89,13 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         ({"models": {"lenet": {"arch": "resnet"}}}, "resnet"),
         ({"data": {"mnist_sources": ["ftp"]}}, "ftp"),
         ({"surprise": 1}, "surprise"),
-        ({"baseline_model": "nosuch"}, "nosuch"),
+        ({"baseline_method": "nosuch"}, "nosuch"),
+        ({"methods": {"lenet": {"preprocess": "lowpass9", "members": ["lenet"]}}}, "lowpass9"),
+        ({"methods": {"lenet": {"preprocess": "none", "members": ["adv_stage7"]}}}, "adv_stage7"),
+        ({"methods": {"lenet": {"preprocess": "none", "members": ["ghost"]}}}, "ghost"),
+        ({"adversarial": {"stages": 0}}, "stages"),
+        ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),
+        ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "no preprocessing"),
     ],
 )
 def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
@@ -80,8 +113,14 @@ def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("results/sweeps/nosuch/fgsm.csv", "unknown model 'nosuch'"),
+        ("results/sweeps/nosuch/fgsm.csv", "unknown method 'nosuch'"),
         ("results/sweeps/lenet/saltpepper.csv", "unknown noise 'saltpepper'"),
+        ("results/sweeps/lenet/fgsm_oblivious.csv", "no preprocessing"),
+        ("results/models/nosuch.pt", "unknown model 'nosuch'"),
+        ("results/adversarial/stage9.pt", "stage 9 does not exist"),
+        ("results/adversarial/pool_stage0.h5", "stage 0 does not exist"),
+        ("results/attacks/lenet/gaussian_sign.h5", "has no gradient-sign map"),
+        ("results/figures/fig99.png", "unknown figure 'fig99'"),
     ],
 )
 def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target, message):
@@ -108,27 +147,48 @@ def test_corrupt_data_file_stops_the_data_rule_and_leaves_nothing(tmp_path, mnis
 def test_small_config_produces_every_table_and_figure(small_run):
     for output in OUTPUTS:
         assert (small_run / output).stat().st_size > 0, output
-    for figure in ("fig1_noise_examples.png", "baseline_error_vs_dist.png"):
-        assert (small_run / "results/figures" / figure).read_bytes()[:8] == PNG_MAGIC
+    for figure in FIGURES:
+        assert (small_run / "results/figures" / f"{figure}.png").read_bytes()[:8] == PNG_MAGIC
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
     levels = yaml.safe_load(SMALL_CONFIG.read_text())["evaluation"]["levels"]
+    curves = sorted((small_run / "results/sweeps").glob("*/*.csv"))
+    assert len(curves) == 25
+    for path in curves:
+        curve = pd.read_csv(path)
+        assert list(curve.columns) == ["model", "noise", "level", "strength", "dist", "error"], path
+        assert len(curve) == levels and curve["dist"].iloc[0] == 0 and curve["dist"].max() >= 0.2, path
+        assert curve["error"].between(0, 1).all(), path
+        assert (curve["model"] == path.parent.name).all() and (curve["noise"] == path.stem).all()
     for noise in ("gaussian", "fgsm"):
-        curve = pd.read_csv(small_run / f"results/sweeps/lenet/{noise}.csv")
-        assert list(curve.columns) == ["model", "noise", "level", "strength", "dist", "error"]
-        assert len(curve) == levels
-        assert curve["dist"].iloc[0] == 0 and curve["dist"].max() >= 0.2
-        assert curve["error"].between(0, 1).all()
+        lenet = pd.read_csv(small_run / f"results/sweeps/lenet/{noise}.csv")
         # More noise never helps much: the last level is far worse than the clean set.
-        assert curve["error"].iloc[-1] > curve["error"].iloc[0] + 0.3
+        assert lenet["error"].iloc[-1] > lenet["error"].iloc[0] + 0.3
     table = pd.read_csv(small_run / "results/tables/table2.csv")
-    assert list(table["method"]) == ["No method"] * 3
-    assert list(table["dist"]) == [0.0, 0.1, 0.2]
-    assert list(table["paper_pct"]) == [0.83, 73.6, 96.1]
-    clean = pd.read_csv(small_run / "results/sweeps/lenet/fgsm.csv")["error"].iloc[0]
-    assert table["ours_pct"].iloc[0] == pytest.approx(100 * clean)
-    assert "No method" in (small_run / "results/tables/table2.md").read_text()
+    labels = [row["label"] for row in config["table2"]["rows"]]
+    assert list(table["method"]) == [label for label in labels for _ in range(3)]
+    assert set(TABLE2_ROWS) <= set(labels)
+    assert list(table["dist"]) == [0.0, 0.1, 0.2] * len(labels)
+    assert table["ours_pct"].notna().all()
+    paper = table[table["method"].isin(TABLE2_ROWS)]
+    assert paper["paper_pct"].notna().all() and table[~table["method"].isin(TABLE2_ROWS)]["paper_pct"].isna().all()
+    assert table.loc[table["method"] == "No method", "paper_pct"].tolist() == [0.83, 73.6, 96.1]
+    assert table.loc[table["method"] == "Committee of models trained on adv. examples", "paper_pct"].tolist() == [0.65, 9.8, 36.5]
+    for row in config["table2"]["rows"]:  # each row is its own curve's clean error at dist 0
+        clean = pd.read_csv(small_run / f"results/sweeps/{row['method']}/{row['noise']}.csv")["error"].iloc[0]
+        assert table.loc[table["method"] == row["label"], "ours_pct"].iloc[0] == pytest.approx(100 * clean, abs=1e-3)
+    markdown = (small_run / "results/tables/table2.md").read_text()
+    assert all(f"| {label} |" in markdown for label in labels)
+    calibration = pd.read_csv(small_run / "results/tables/lowpass_clean_error.csv")
+    assert set(calibration["filter"]) == {"lowpass3", "lowpass5", "lowpass7"}
+    assert calibration["clean_error_pct"].between(0, 100).all() and calibration["configured"].sum() == 3
     checkpoint = torch.load(small_run / "results/models/lenet.pt", weights_only=True)
     assert checkpoint["meta"]["seed"] == 1 and checkpoint["meta"]["solver"]["iterations"] == 150
-    for rule_log in ("mnist.log", "train_model/lenet.log", "sweep/lenet/fgsm.log"):
+    stage5 = torch.load(small_run / "results/adversarial/stage5.pt", weights_only=True)["meta"]
+    assert (stage5["name"], stage5["parent"], stage5["start_iteration"]) == ("adv_stage5", "adv_stage4", 150 + 4 * 20)
+    with h5py.File(small_run / "results/adversarial/pool_stage3.h5") as pool:
+        assert (pool.attrs["stage"], pool.attrs["source_model"], pool.attrs["eps"]) == (3, "adv_stage2", 0.2)
+        assert pool["images"].shape == (2000, 1, 28, 28)
+    for rule_log in ("mnist.log", "train_model/lenet.log", "sweep/lenet/fgsm.log", "train_dae.log", "adversarial_stage/stage5.log"):
         assert "done" in (small_run / "results/logs" / rule_log).read_text()
 
 
@@ -138,14 +198,27 @@ def test_report_is_browsable_html(small_run, mnist_dir):
     assert "<html" in html.lower() and "table2.csv" in html
 
 
+RERUN_TARGETS = [
+    *LENET_CURVES,
+    "results/adversarial/stage1.pt",
+    "results/sweeps/lowpass5_lenet/gaussian.csv",
+    "results/sweeps/lowpass5_lenet/fgsm.csv",
+    "results/sweeps/dae_lenet/fgsm.csv",
+]
+
+
 def test_same_seed_gives_bit_identical_checkpoint_and_curves(small_run, tmp_path, mnist_dir):
-    run_snakemake(tmp_path, mnist_dir)
+    run_snakemake(tmp_path, mnist_dir, *RERUN_TARGETS)
     first = torch.load(small_run / "results/models/lenet.pt", weights_only=True)["state_dict"]
     second = torch.load(tmp_path / "results/models/lenet.pt", weights_only=True)["state_dict"]
     assert first.keys() == second.keys()
     assert all(torch.equal(first[key], second[key]) for key in first)
-    for output in ("results/sweeps/lenet/gaussian.csv", "results/sweeps/lenet/fgsm.csv", "results/tables/table2.csv"):
+    for output in RERUN_TARGETS[:2] + RERUN_TARGETS[3:]:
         assert (small_run / output).read_bytes() == (tmp_path / output).read_bytes(), output
+    for checkpoint in ("results/adversarial/stage1.pt", "results/dae/dae.pt"):
+        first = torch.load(small_run / checkpoint, weights_only=True)["state_dict"]
+        second = torch.load(tmp_path / checkpoint, weights_only=True)["state_dict"]
+        assert all(torch.equal(first[key], second[key]) for key in first), checkpoint
 
 
 def test_changing_an_evaluation_parameter_reruns_the_sweep_not_the_training(small_run, mnist_dir, tmp_path):
@@ -165,9 +238,19 @@ def test_asking_for_one_curve_runs_only_what_it_needs(tmp_path, mnist_dir):
     assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "sweep": 1}
 
 
+def test_asking_for_one_adversarial_stage_runs_its_chain_only(tmp_path, mnist_dir):
+    result = run_snakemake(tmp_path, mnist_dir, "-n", "results/adversarial/stage2.pt")
+    assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "adversarial_pool": 2, "adversarial_stage": 2}
+
+
+def test_one_stage_can_be_rerun_alone(small_run, mnist_dir):
+    result = run_snakemake(small_run, mnist_dir, "-n", "--force", "results/adversarial/stage3.pt")
+    assert planned_jobs(result.stdout) == {"adversarial_stage": 1}
+
+
 def _kill_when(workdir: Path, mnist_dir: Path, log: str, pattern: str, config: Path) -> None:
     process = subprocess.Popen(
-        snakemake_command(workdir, mnist_dir, config=str(config)),
+        snakemake_command(workdir, mnist_dir, *LENET_CURVES, config=str(config)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -201,7 +284,7 @@ def test_hard_kill_mid_job_leaves_nothing_finished_and_rerun_matches(small_run, 
     _kill_when(workdir, mnist_dir, log, pattern, config)
     assert not (workdir / unfinished).exists()
     subprocess.run(snakemake_command(workdir, mnist_dir, "--unlock", config=str(config)), check=True, capture_output=True)
-    run_snakemake(workdir, mnist_dir, config=str(config))
+    run_snakemake(workdir, mnist_dir, *LENET_CURVES, config=str(config))
     leftovers = [path for path in (workdir / "results").rglob("*") if ".tmp-" in path.name]
     assert leftovers == []
     reference = torch.load(small_run / "results/models/lenet.pt", weights_only=True)["state_dict"]

@@ -69,6 +69,7 @@ def load_pool(path: str | os.PathLike, expect: dict[str, Any]) -> tuple[torch.Te
         raise DataError(f"{path} is not an {POOL_FORMAT} file")
     for key, wanted in expect.items():
         found = attrs.get(key)
+        found = found.item() if isinstance(found, np.generic) else found
         same = np.isclose(found, wanted) if isinstance(wanted, float) and found is not None else found == wanted
         if not same:
             raise DataError(f"adversarial pool {path} was made with {key}={found!r}, expected {wanted!r}")

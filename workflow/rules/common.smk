@@ -51,9 +51,13 @@ def check_config():
             f"configured methods {sorted(config['methods'])}"
         )
     if config["adversarial"]["base_model"] not in config["models"]:
-        raise ConfigError(f"config: adversarial.base_model {config['adversarial']['base_model']!r} is not a configured model")
+        raise ConfigError(
+            f"config: adversarial.base_model {config['adversarial']['base_model']!r} is not a configured model"
+        )
     if config["lowpass"]["calibration_model"] not in config["models"]:
-        raise ConfigError(f"config: lowpass.calibration_model {config['lowpass']['calibration_model']!r} is not a configured model")
+        raise ConfigError(
+            f"config: lowpass.calibration_model {config['lowpass']['calibration_model']!r} is not a configured model"
+        )
     sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
     if len(set(sizes)) != len(sizes):
         raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")

@@ -1,0 +1,104 @@
+"""Tests for mnistrobust.defenses: the Gaussian low-pass filter and the denoising autoencoder."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from mnistrobust.defenses import DAE_LAYERS, DenoisingAutoencoder, LowPassFilter, gaussian_kernel
+from mnistrobust.errors import ConfigError
+from mnistrobust.training import AutoencoderSpec, reconstruction_error, train_autoencoder
+
+
+@pytest.mark.parametrize(("size", "variance"), [(3, 7.0), (5, 1.3), (7, 0.6)])
+def test_paper_kernels_match_their_definition_and_sum_to_one(size, variance):
+    kernel = gaussian_kernel(size, variance)
+    assert kernel.shape == (size, size)
+    assert kernel.sum().item() == pytest.approx(1.0, abs=1e-6)
+    # Sample points: centres of `size` equal cells of (-3, 3).
+    points = [-3 + 6 * (i + 0.5) / size for i in range(size)]
+    expected = torch.tensor([[math.exp(-(a * a + b * b) / (2 * variance)) for b in points] for a in points])
+    torch.testing.assert_close(kernel, (expected / expected.sum()).float(), atol=1e-7, rtol=0)
+    torch.testing.assert_close(kernel, kernel.T)
+    torch.testing.assert_close(kernel, kernel.flip(0))
+    assert kernel.argmax().item() == (size * size) // 2  # peak in the centre
+
+
+def test_size_three_kernel_samples_at_minus_two_zero_two():
+    kernel = gaussian_kernel(3, 7.0)
+    corner_to_centre = kernel[0, 0] / kernel[1, 1]
+    assert corner_to_centre.item() == pytest.approx(math.exp(-(4 + 4) / 14), rel=1e-5)
+
+
+@pytest.mark.parametrize(("size", "variance"), [(4, 1.0), (0, 1.0), (3, 0.0), (3, -1.0)])
+def test_bad_kernel_arguments_raise(size, variance):
+    with pytest.raises(ConfigError):
+        gaussian_kernel(size, variance)
+
+
+def test_filter_without_noise_keeps_constant_images_and_size():
+    constant = torch.full((2, 1, 28, 28), 0.7)
+    out = LowPassFilter(5, 1.3)(constant)
+    assert out.shape == constant.shape
+    torch.testing.assert_close(out, constant)
+
+
+def test_filter_without_noise_is_the_kernel_convolution_inside_the_image():
+    x = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    kernel = gaussian_kernel(7, 0.6)
+    out = LowPassFilter(7, 0.6)(x)
+    direct = F.conv2d(x, kernel[None, None])  # valid part only
+    torch.testing.assert_close(out[..., 3:-3, 3:-3], direct)
+
+
+def test_filter_is_differentiable_and_noise_is_seeded():
+    x = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    first = LowPassFilter(3, 7.0, noise_sigma=0.2, seed=5)(x)
+    (grad,) = torch.autograd.grad(first.sum(), x)
+    assert grad.abs().sum() > 0
+    # Inside the image each pixel feeds size*size outputs whose weights sum to 1.
+    torch.testing.assert_close(grad[..., 2:-2, 2:-2], torch.ones_like(grad[..., 2:-2, 2:-2]))
+    again = LowPassFilter(3, 7.0, noise_sigma=0.2, seed=5)(x)
+    other = LowPassFilter(3, 7.0, noise_sigma=0.2, seed=6)(x)
+    torch.testing.assert_close(first, again)
+    assert not torch.allclose(first, other)
+
+
+def test_dae_shapes_range_and_layers():
+    dae = DenoisingAutoencoder({"input": 0.2})
+    dae.reset_parameters(0)
+    assert [layer.in_features for layer in dae.layers] + [dae.layers[-1].out_features] == list(DAE_LAYERS)
+    x = torch.rand(4, 1, 28, 28)
+    out = dae.eval()(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_dae_dropout_is_off_in_evaluation_and_on_in_training():
+    dae = DenoisingAutoencoder({"input": 0.5})
+    dae.reset_parameters(0)
+    x = torch.rand(4, 1, 28, 28)
+    dae.eval()
+    torch.testing.assert_close(dae(x), dae(x))
+    dae.train()
+    assert not torch.allclose(dae(x), dae(x))
+
+
+def test_dae_rejects_dropout_elsewhere():
+    with pytest.raises(ConfigError, match="input"):
+        DenoisingAutoencoder({"conv1": 0.2})
+
+
+def test_trained_dae_reconstructs_clean_images_better_than_the_noisy_input(small_mnist):
+    images = small_mnist
+    spec = AutoencoderSpec(seed=0, input_dropout=0.2, iterations=400, batch_size=64, learning_rate=0.5, log_every=400)
+    dae = DenoisingAutoencoder({"input": spec.input_dropout})
+    dae.reset_parameters(spec.seed)
+    untrained = reconstruction_error(dae, images[:300])
+    train_autoencoder(dae, images, spec, log=lambda message: None)
+    test = images[:300]
+    noisy = (test + 0.3 * torch.randn(test.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert reconstruction_error(dae, test, noisy) < (noisy - test).pow(2).mean().item()
+    assert reconstruction_error(dae, test) < untrained / 2
