@@ -11,7 +11,7 @@ ifneq ($(strip $(DATA_DIR)),)
 DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist"}'
 endif
 
-.PHONY: install reproduce test lint bench clean
+.PHONY: install reproduce test lint bench bench-pipeline clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/benchmark.py
+
+# Per-method images/s of the last `make reproduce`, from results/benchmarks/.
+bench-pipeline: install
+	$(BIN)/python bench/pipeline_report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf results .snakemake
