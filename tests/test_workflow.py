@@ -27,6 +27,7 @@ FIGURES = [
     "fig5_preprocessing_adversarial",
     "fig6_preprocessing_gaussian",
     "fig7_committees_adversarial",
+    "committees_gaussian",
 ]
 OUTPUTS = [
     "results/tables/table2.csv",
@@ -72,11 +73,11 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         "adversarial_pool": 5,
         "adversarial_stage": 5,
         "lowpass_calibration": 1,
-        "fgsm_sign_map": 16,
-        "sweep": 25,
+        "fgsm_sign_map": 19,  # 14 methods end to end + 5 with preprocessing oblivious
+        "sweep": 33,  # 14 methods x (gaussian, fgsm) + 5 oblivious
         "table2": 1,
         "figure1": 1,
-        "error_curves_figure": 6,
+        "error_curves_figure": 7,
         "all": 1,
     }
 
@@ -152,7 +153,7 @@ def test_small_config_produces_every_table_and_figure(small_run):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     levels = yaml.safe_load(SMALL_CONFIG.read_text())["evaluation"]["levels"]
     curves = sorted((small_run / "results/sweeps").glob("*/*.csv"))
-    assert len(curves) == 25
+    assert len(curves) == 33
     for path in curves:
         curve = pd.read_csv(path)
         assert list(curve.columns) == ["model", "noise", "level", "strength", "dist", "error"], path

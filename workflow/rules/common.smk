@@ -157,6 +157,19 @@ def baseline_sweeps():
     return {noise: f"results/sweeps/{method}/{noise}.csv" for noise in ("gaussian", "fgsm")}
 
 
+def method_curves():
+    """Every configured method under both noise types, plus the oblivious attack for the
+    low-pass filters (DESIGN.md's two threat models; for a DAE it can be asked for
+    as a target)."""
+    curves = []
+    for name, spec in config["methods"].items():
+        noises = ["gaussian", "fgsm"]
+        if spec["preprocess"].startswith("lowpass"):
+            noises.append("fgsm_oblivious")
+        curves.extend(curve_path({"method": name, "noise": noise}) for noise in noises)
+    return curves
+
+
 def final_outputs():
     return [
         "results/tables/table2.csv",
@@ -164,4 +177,5 @@ def final_outputs():
         "results/tables/lowpass_clean_error.csv",
         "results/figures/fig1_noise_examples.png",
         *[f"results/figures/{figure}.png" for figure in config["figures"]["curves"]],
+        *method_curves(),
     ]
