@@ -26,7 +26,7 @@ from .errors import ConfigError, DataError
 from .evaluation import clean_error
 from .naming import stage_model_name
 from .storage import atomic_path
-from .training import SolverSpec, classifier_meta, train
+from .training import SolverSpec, checkpoint_meta, train
 
 POOL_FORMAT = "mnistrobust-adversarial-pool/1"
 
@@ -153,7 +153,7 @@ def train_stage(
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     log(f"adv_stage{stage}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
     model_spec = {"arch": meta["arch"], "dropout": meta["dropout"], "seed": seed}
-    stage_meta = classifier_meta(stage_model_name(stage, spec.base_model), model_spec, solver_spec, len(images), metrics)
+    stage_meta = checkpoint_meta(stage_model_name(stage, spec.base_model), model_spec, solver_spec, len(images), metrics)
     stage_meta.update({"stage": stage, "parent": previous, "start_iteration": start, "eps": spec.eps, "c": spec.c})
     save_checkpoint(output, model.to(memory_format=torch.contiguous_format), stage_meta)
     return metrics

@@ -130,8 +130,8 @@ def _progress_line(step: int, iterations: int, loss: float, lr: float, images: i
     return f"iteration {step}/{iterations} loss {loss:.4f} lr {lr:.5f} {images / (time.perf_counter() - started):,.0f} images/s"
 
 
-def classifier_meta(name: str, model_spec: dict, spec: SolverSpec, train_images: int, metrics: dict) -> dict:
-    """What a classifier checkpoint records about how it was made."""
+def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
+    """What a checkpoint records about how it was made (``spec``: the solver dataclass)."""
     return {
         "name": name,
         "arch": model_spec["arch"],
@@ -164,7 +164,7 @@ def train_checkpoint(
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     metrics["test_images"] = len(test_x)
     log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
-    meta = classifier_meta(name, model_spec, spec, len(images), metrics)
+    meta = checkpoint_meta(name, model_spec, spec, len(images), metrics)
     save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
     return metrics
 
@@ -244,14 +244,7 @@ def train_dae_checkpoint(
         "DAE test MSE: clean input {test_mse_clean_input:.4f}; Gaussian sigma 0.3 input {test_mse_noisy_input:.4f} "
         "(the noisy images themselves: {test_mse_noisy_unreconstructed:.4f})".format(**metrics)
     )
-    meta = {
-        "name": "dae",
-        "arch": "dae",
-        "dropout": {"input": spec.input_dropout},
-        "seed": spec.seed,
-        "solver": dataclasses.asdict(spec),
-        "train_images": len(images),
-        "metrics": {key: float(value) for key, value in metrics.items() if key != "train_seconds"},
-    }
+    model_spec = {"arch": "dae", "dropout": {"input": spec.input_dropout}, "seed": spec.seed}
+    meta = checkpoint_meta("dae", model_spec, spec, len(images), metrics)
     save_checkpoint(checkpoint, model, meta)
     return metrics
