@@ -15,7 +15,8 @@ from .artifacts import load_sign_map
 from .attacks import add_gaussian_noise, apply_sign
 from .data import load_split
 from .errors import ConfigError, DataError
-from .methods import build_method
+from .methods import build_method, build_preprocess
+from .models import Stacked
 from .naming import ATTACK_THREAT, NOISES, check_noise, lowpass_filters, noise_kind  # noqa: F401 (re-exported)
 from .storage import atomic_path
 
@@ -185,13 +186,13 @@ def lowpass_clean_errors(
     of how close each filter and noise strength come to it.
     """
     images, labels = load_split(data_h5, "test", limit=test_images)
+    # The classifier is read once; only the filter in front of it changes.
+    classifier = build_method("lowpass_calibration", {"preprocess": "none", "members": [lowpass["calibration_model"]]}, [checkpoint], lowpass)
     rows = []
     for name, kernel in lowpass_filters(lowpass).items():
         for sigma in sigmas:
-            settings = {**lowpass, "noise_sigma": float(sigma)}
-            spec = {"preprocess": name, "members": [lowpass["calibration_model"]]}
-            network = build_method(f"{name}_calibration", spec, [checkpoint], settings)
-            error = clean_error(network, images, labels)
+            lowpass_filter = build_preprocess(name, {**lowpass, "noise_sigma": float(sigma)}, dae_checkpoint=None)
+            error = clean_error(Stacked(lowpass_filter, classifier), images, labels)
             rows.append({"filter": name, "size": kernel["size"], "variance": kernel["variance"], "noise_sigma": float(sigma), "clean_error_pct": 100 * error})
             log(f"{name} (variance {kernel['variance']}) noise sigma {sigma}: clean error {100 * error:.2f}%")
     table = pd.DataFrame(rows)
