@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import MnistRobustError
+from .errors import ConfigError, MnistRobustError
 
 Log = Callable[[str], None]
 
@@ -41,3 +41,20 @@ def job(log_path: str | os.PathLike, threads: int) -> Iterator[Log]:
             log(f"ERROR: {exc}")
             raise
         log("done")
+
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for config key ``device``: auto (CUDA when visible, else CPU), cpu or cuda."""
+    if name not in DEVICE_CHOICES:
+        raise ConfigError(f"unknown device {name!r}; choose one of {list(DEVICE_CHOICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device: cuda was asked for but no CUDA device is visible "
+            "(check CUDA_VISIBLE_DEVICES and the driver, or set device: auto / cpu)"
+        )
+    return torch.device(name)

@@ -91,11 +91,15 @@ def train(
     seed: int,
     log: Callable[[str], None] = print,
     start_iteration: int = 0,
+    perturb_batch: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
 
     ``start_iteration`` continues the learning-rate schedule of an earlier training
-    (adversarial stages resume where the previous stage stopped).
+    (adversarial stages resume where the previous stage stopped). ``perturb_batch``
+    (model, images, labels) -> images replaces each batch before the step, e.g. by
+    PGD examples for adversarial training; it is called with the model in train mode,
+    and any parameter gradients it leaves are cleared before the step's backward pass.
     """
     torch.manual_seed(seed)  # dropout masks draw from the global generator
     sampler = EpochSampler(len(images), spec.batch_size, seed)
@@ -107,6 +111,8 @@ def train(
     for step in range(spec.iterations):
         index = sampler.next_indices()
         batch = images[index].contiguous(memory_format=torch.channels_last)
+        if perturb_batch is not None:
+            batch = perturb_batch(model, batch, labels[index]).contiguous(memory_format=torch.channels_last)
         loss = F.nll_loss(model(batch), labels[index])
         optimizer.zero_grad()
         loss.backward()
