@@ -16,6 +16,15 @@ include: "workflow/rules/reporting.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Under a cluster executor (profiles/slurm) these run where Snakemake runs, not as jobs:
+# mnist may need the network, which compute nodes often lack; tables and figures take seconds.
+localrules:
+    mnist,
+    table2,
+    figure1,
+    error_curves_figure,
+
+
 rule all:
     default_target: True
     input:
