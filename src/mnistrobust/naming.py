@@ -63,3 +63,28 @@ def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None =
         raise ConfigError(f"method {name!r} has no members")
     if noise is not None and ATTACK_THREAT[check_noise(noise)] == "oblivious" and preprocess == "none":
         raise ConfigError(f"method {name!r} has no preprocessing, so the oblivious attack {noise!r} is just 'fgsm'")
+
+
+def check_training_groups(groups: Mapping[str, list], models: Mapping[str, Mapping]) -> None:
+    """Each training group lists configured LeNets that differ only in their seed, and a
+    model belongs to one group at most (a group is trained as one grouped network)."""
+    owner: dict[str, str] = {}
+    for group, members in groups.items():
+        unknown = [member for member in members if member not in models]
+        if unknown:
+            raise ConfigError(f"training group {group!r}: unknown model(s) {unknown}; configured: {sorted(models)}")
+        for member in members:
+            if member in owner:
+                raise ConfigError(f"model {member!r} is in training groups {owner[member]!r} and {group!r}")
+            owner[member] = group
+        specs = [models[member] for member in members]
+        if any(spec["arch"] != "lenet" for spec in specs):
+            raise ConfigError(f"training group {group!r}: only 'lenet' models can be trained as a group")
+        shared = {(spec["iterations"], tuple(sorted(spec["dropout"].items()))) for spec in specs}
+        if len(shared) != 1:
+            raise ConfigError(
+                f"training group {group!r}: members must share iterations and dropout, differing only in seed"
+            )
+        seeds = [spec["seed"] for spec in specs]
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"training group {group!r}: members repeat a seed: {seeds}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -14,7 +14,8 @@ from .checkpoints import save_checkpoint
 from .data import load_split
 from .errors import ConfigError
 from .evaluation import clean_error
-from .models import build_model
+from .models import LeNetGroup, build_model
+from .naming import check_training_groups
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +46,10 @@ class CaffeSGD:
 
     def __init__(self, model: nn.Module, spec: SolverSpec):
         self.spec = spec
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.lr_mults = [spec.bias_lr_mult if p.ndim == 1 else 1.0 for p in self.params]
+        named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
+        # "conv1.bias" in a LeNet, "conv1_bias" in a LeNetGroup
+        self.lr_mults = [spec.bias_lr_mult if name.endswith("bias") else 1.0 for name, _ in named]
         self.velocity = [torch.zeros_like(p) for p in self.params]
 
     @torch.no_grad()
@@ -95,39 +98,97 @@ def train(
 ) -> dict[str, float]:
     """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
 
-    ``start_iteration`` continues the learning-rate schedule of an earlier training
-    (adversarial stages resume where the previous stage stopped). ``perturb_batch``
-    (model, images, labels) -> images replaces each batch before the step, e.g. by
-    PGD examples for adversarial training; it is called with the model in train mode,
-    and any parameter gradients it leaves are cleared before the step's backward pass.
+    The model trains where its parameters are (CPU or CUDA); ``images``/``labels`` may
+    live elsewhere and are moved once. ``start_iteration`` continues the learning-rate
+    schedule of an earlier training (adversarial stages resume where the previous stage
+    stopped). ``perturb_batch`` (model, images, labels) -> images replaces each batch
+    before the step, e.g. by PGD examples for adversarial training; it is called with
+    the model in train mode, and any parameter gradients it leaves are cleared before
+    the step's backward pass.
     """
     torch.manual_seed(seed)  # dropout masks draw from the global generator
+    device = _parameter_device(model)
+    images, labels = images.to(device), labels.to(device)
     sampler = EpochSampler(len(images), spec.batch_size, seed)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = sampler.next_indices().to(device)
+        batch, batch_labels = images[index].contiguous(memory_format=torch.channels_last), labels[index]
+        if perturb_batch is not None:
+            batch = perturb_batch(model, batch, batch_labels).contiguous(memory_format=torch.channels_last)
+        return batch, batch_labels
+
+    return _caffe_sgd_loop(model, spec, next_batch, spec.batch_size, log, start_iteration)
+
+
+def train_group(
+    group: LeNetGroup,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: SolverSpec,
+    seeds: list[int],
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Train the K members of ``group`` at once, member k drawing its batches from ``seeds[k]``
+    exactly as :func:`train` would; the loss is the sum of the members' mean losses, so
+    each member gets the gradient it would get alone."""
+    if len(seeds) != group.size:
+        raise ConfigError(f"a group of {group.size} networks needs {group.size} seeds, got {len(seeds)}")
+    torch.manual_seed(seeds[0])  # dropout masks draw from the global generator
+    device = _parameter_device(group)
+    images, labels = images.to(device), labels.to(device)
+    samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in seeds]
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.stack([sampler.next_indices() for sampler in samplers], dim=1).to(device)  # B, K
+        batch = images[index].squeeze(2)  # B, K, 28, 28: member k's images in channel k
+        return batch.contiguous(memory_format=torch.channels_last), labels[index].T  # labels: K, B
+
+    metrics = _caffe_sgd_loop(group, spec, next_batch, spec.batch_size * group.size, log, 0)
+    metrics["final_loss"] /= group.size
+    return metrics
+
+
+def _parameter_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _caffe_sgd_loop(
+    model: nn.Module,
+    spec: SolverSpec,
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    images_per_step: int,
+    log: Callable[[str], None],
+    start_iteration: int,
+) -> dict[str, float]:
+    """The training loop shared by single networks and groups: NLL summed over the leading
+    output dimensions except the batch, Caffe SGD with the inv schedule, progress lines."""
     # channels_last roughly doubles LeNet's CPU throughput (measured in bench/).
     model.to(memory_format=torch.channels_last).train()
     optimizer = CaffeSGD(model, spec)
     started = time.perf_counter()
-    running_loss = 0.0
+    # Summed on the device and read at log points only: .item() every step would stall a GPU.
+    running_loss = torch.zeros((), device=_parameter_device(model))
     for step in range(spec.iterations):
-        index = sampler.next_indices()
-        batch = images[index].contiguous(memory_format=torch.channels_last)
-        if perturb_batch is not None:
-            batch = perturb_batch(model, batch, labels[index]).contiguous(memory_format=torch.channels_last)
-        loss = F.nll_loss(model(batch), labels[index])
+        batch, batch_labels = next_batch()
+        log_probs = model(batch)
+        # Summed over members, averaged over the batch: each member's gradient is its own mean loss's.
+        loss = F.nll_loss(log_probs.flatten(0, -2), batch_labels.flatten(), reduction="sum") / batch_labels.shape[-1]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step(spec.learning_rate(start_iteration + step))
-        running_loss += loss.item()
+        running_loss += loss.detach()
         if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
             count = (step + 1) % spec.log_every or spec.log_every
             lr = spec.learning_rate(start_iteration + step)
-            log(_progress_line(step + 1, spec.iterations, running_loss / count, lr, (step + 1) * spec.batch_size, started))
-            last_loss, running_loss = running_loss / count, 0.0
+            last_loss = running_loss.item() / count
+            log(_progress_line(step + 1, spec.iterations, last_loss, lr, (step + 1) * images_per_step, started))
+            running_loss.zero_()
     model.eval()
     elapsed = time.perf_counter() - started
     return {
         "train_seconds": elapsed,
-        "images_per_second": spec.iterations * spec.batch_size / elapsed,
+        "images_per_second": spec.iterations * images_per_step / elapsed,
         "final_loss": last_loss,
     }
 
@@ -158,6 +219,7 @@ def train_checkpoint(
     train_images: int,
     test_images: int,
     log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Train the configured network ``name`` and save it with its spec, seed and clean error."""
     images, labels = load_split(data_h5, "train", limit=train_images)
@@ -165,13 +227,54 @@ def train_checkpoint(
     spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})
     model = build_model(model_spec["arch"], model_spec["dropout"])
     model.reset_parameters(model_spec["seed"])
-    log(f"training {name}: {model_spec}, {len(images)} images, {spec}")
-    metrics = train(model, images, labels, spec, seed=model_spec["seed"], log=log)
+    log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
+    metrics = train(model.to(device), images, labels, spec, seed=model_spec["seed"], log=log)
+    model.cpu()
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     metrics["test_images"] = len(test_x)
     log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
     meta = checkpoint_meta(name, model_spec, spec, len(images), metrics)
     save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
+    return metrics
+
+
+def train_group_checkpoints(
+    data_h5: str,
+    checkpoints: Mapping[str, str],
+    model_specs: Mapping[str, dict],
+    solver: dict,
+    train_images: int,
+    test_images: int,
+    log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Train the networks ``checkpoints`` names (LeNets differing only in seed) as one
+    :class:`LeNetGroup` and save each as the same checkpoint :func:`train_checkpoint` writes."""
+    names = list(checkpoints)
+    check_training_groups({"group": names}, model_specs)
+    specs = [model_specs[name] for name in names]
+    images, labels = load_split(data_h5, "train", limit=train_images)
+    test_x, test_y = load_split(data_h5, "test", limit=test_images)
+    spec = SolverSpec(**{**solver, "iterations": specs[0]["iterations"]})
+    members = []
+    for model_spec in specs:
+        member = build_model("lenet", model_spec["dropout"])
+        member.reset_parameters(model_spec["seed"])
+        members.append(member)
+    group = LeNetGroup(members).to(device)
+    log(f"training {len(names)} networks as one group on {device}: {names}, {len(images)} images, {spec}")
+    metrics = train_group(group, images, labels, spec, [s["seed"] for s in specs], log=log)
+    for name, model_spec, member, state in zip(names, specs, members, group.member_state_dicts()):
+        member.load_state_dict(state)
+        member_metrics = {
+            **metrics,
+            "clean_test_error": clean_error(member, test_x, test_y),
+            "test_images": len(test_x),
+        }
+        log(f"{name}: clean test error {100 * member_metrics['clean_test_error']:.2f}% on {len(test_x)} images")
+        meta = checkpoint_meta(name, model_spec, spec, len(images), member_metrics)
+        meta["trained_as_group_of"] = len(names)
+        save_checkpoint(checkpoints[name], member, meta)
     return metrics
 
 
@@ -211,11 +314,24 @@ def train_autoencoder(
         running_loss += loss.item()
         if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
             count = (step + 1) % spec.log_every or spec.log_every
-            log(_progress_line(step + 1, spec.iterations, running_loss / count, spec.learning_rate, (step + 1) * spec.batch_size, started))
+            log(
+                _progress_line(
+                    step + 1,
+                    spec.iterations,
+                    running_loss / count,
+                    spec.learning_rate,
+                    (step + 1) * spec.batch_size,
+                    started,
+                )
+            )
             last_loss, running_loss = running_loss / count, 0.0
     model.eval()
     elapsed = time.perf_counter() - started
-    return {"train_seconds": elapsed, "images_per_second": spec.iterations * spec.batch_size / elapsed, "final_loss": last_loss}
+    return {
+        "train_seconds": elapsed,
+        "images_per_second": spec.iterations * spec.batch_size / elapsed,
+        "final_loss": last_loss,
+    }
 
 
 @torch.inference_mode()
@@ -223,7 +339,16 @@ def reconstruction_error(model: nn.Module, images: torch.Tensor, corrupted: torc
     """Mean squared error between the clean images and the reconstruction of ``corrupted`` (default: clean)."""
     model.eval()
     source = images if corrupted is None else corrupted
-    return torch.cat([(model(source[i : i + 1000]) - images[i : i + 1000]).pow(2).flatten(1) for i in range(0, len(images), 1000)]).mean().item()
+    return (
+        torch.cat(
+            [
+                (model(source[i : i + 1000]) - images[i : i + 1000]).pow(2).flatten(1)
+                for i in range(0, len(images), 1000)
+            ]
+        )
+        .mean()
+        .item()
+    )
 
 
 def train_dae_checkpoint(

@@ -8,7 +8,7 @@ rule train_model:
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
     wildcard_constraints:
-        model="[^/]+",
+        model=individually_trained_model(),
     conda:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["train"]
@@ -21,6 +21,36 @@ rule train_model:
         test_images=config["data"]["test_images"],
     script:
         "../scripts/train_model.py"
+
+
+# One rule per training group, named train_group_<group>: its members' checkpoints
+# are its outputs, so asking for any member trains (or reruns) the whole group.
+for group, members in training_groups().items():
+
+    rule:
+        name:
+            f"train_group_{group}"
+        input:
+            data="results/data/mnist.h5",
+        output:
+            checkpoints=expand("results/models/{model}.pt", model=members),
+        log:
+            f"results/logs/train_group/{group}.log",
+        benchmark:
+            f"results/benchmarks/train_group/{group}.tsv"
+        conda:
+            "../envs/mnistrobust.yaml"
+        threads: config["threads"]["train"]
+        resources:
+            mem_mb=3000,
+        params:
+            members=members,
+            specs={member: canonical(config["models"][member]) for member in members},
+            solver=canonical(config["solver"]),
+            train_images=config["data"]["train_images"],
+            test_images=config["data"]["test_images"],
+        script:
+            "../scripts/train_model_group.py"
 
 
 rule train_dae:

@@ -1,6 +1,6 @@
 """Rule train_model: train one configured network and save its checkpoint."""
 
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 from mnistrobust.training import train_checkpoint
 
 with job(snakemake.log[0], snakemake.threads) as log:
@@ -13,4 +13,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         train_images=snakemake.params.train_images,
         test_images=snakemake.params.test_images,
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

@@ -1,0 +1,120 @@
+"""Tests for grouped training: a LeNetGroup is K LeNets, trained as each would be alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnistrobust.checkpoints import load_model
+from mnistrobust.errors import ConfigError
+from mnistrobust.models import LeNet, LeNetGroup
+from mnistrobust.naming import check_training_groups
+from mnistrobust.training import SolverSpec, train, train_group, train_group_checkpoints
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _lenet(seed: int, dropout=None) -> LeNet:
+    model = LeNet(dropout)
+    model.reset_parameters(seed)
+    return model
+
+
+def _random_set(n: int = 256, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_group_forward_equals_each_member_on_its_own_channel():
+    members = [_lenet(seed) for seed in (1, 2, 3)]
+    group = LeNetGroup(members).eval()
+    x = torch.rand(5, 3, 28, 28)
+    out = group(x)
+    assert out.shape == (3, 5, 10)
+    for k, member in enumerate(members):
+        torch.testing.assert_close(out[k], member.eval()(x[:, k : k + 1]), atol=1e-5, rtol=1e-5)
+
+
+def test_member_state_dicts_round_trip_into_lenets():
+    members = [_lenet(seed) for seed in (4, 5)]
+    group = LeNetGroup(members)
+    for member, state in zip(members, group.member_state_dicts()):
+        rebuilt = LeNet()
+        rebuilt.load_state_dict(state)
+        for name, tensor in member.state_dict().items():
+            assert torch.equal(rebuilt.state_dict()[name], tensor), name
+
+
+def test_group_rejects_members_with_different_dropout():
+    with pytest.raises(ConfigError, match="dropout"):
+        LeNetGroup([_lenet(1), _lenet(2, {"input": 0.2})])
+
+
+def test_grouped_training_matches_training_each_member_alone():
+    """Same init, same per-member sample order, each member's own mean loss: the weights
+    after 15 steps agree with one-by-one training up to float summation order."""
+    images, labels = _random_set()
+    spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
+    seeds = [3, 7, 11]
+    alone = [_lenet(seed) for seed in seeds]
+    for model, seed in zip(alone, seeds):
+        train(model, images, labels, spec, seed=seed, log=lambda _: None)
+    group = LeNetGroup([_lenet(seed) for seed in seeds])
+    metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
+    assert metrics["images_per_second"] > 0
+    for model, state in zip(alone, group.member_state_dicts()):
+        for name, tensor in model.state_dict().items():
+            torch.testing.assert_close(state[name], tensor, atol=2e-5, rtol=1e-4, msg=name)
+    # and training moved the weights at all (the comparison above is not vacuous)
+    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], _lenet(3).ip1.weight)
+
+
+def test_group_needs_one_seed_per_member():
+    group = LeNetGroup([_lenet(1), _lenet(2)])
+    images, labels = _random_set(64)
+    with pytest.raises(ConfigError, match="2 seeds"):
+        train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)
+
+
+MODELS = {
+    "a": {"arch": "lenet", "seed": 1, "iterations": 10, "dropout": {}},
+    "b": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
+    "c": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
+    "d": {"arch": "lenet", "seed": 4, "iterations": 20, "dropout": {}},
+    "e": {"arch": "lenet", "seed": 5, "iterations": 10, "dropout": {"input": 0.2}},
+}
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ({"g": ["a", "zz"]}, "unknown model"),
+        ({"g": ["a", "b"], "h": ["b"]}, "in training groups"),
+        ({"g": ["b", "c"]}, "repeat a seed"),
+        ({"g": ["a", "d"]}, "share iterations and dropout"),
+        ({"g": ["a", "e"]}, "share iterations and dropout"),
+    ],
+)
+def test_training_group_config_errors_name_the_problem(groups, message):
+    with pytest.raises(ConfigError, match=message):
+        check_training_groups(groups, MODELS)
+
+
+def test_group_checkpoints_are_ordinary_lenet_checkpoints(mnist_h5_file, tmp_path):
+    names = ["a", "b"]
+    paths = {name: str(tmp_path / f"{name}.pt") for name in names}
+    solver = {"batch_size": 32, "log_every": 5}
+    train_group_checkpoints(
+        str(mnist_h5_file), paths, MODELS, solver, train_images=512, test_images=200, log=lambda _: None
+    )
+    for name in names:
+        model, meta = load_model(paths[name])
+        assert isinstance(model, LeNet)
+        assert meta["seed"] == MODELS[name]["seed"] and meta["trained_as_group_of"] == 2
+        assert meta["solver"]["iterations"] == 10 and 0.0 <= meta["metrics"]["clean_test_error"] <= 1.0
