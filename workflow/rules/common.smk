@@ -1,4 +1,5 @@
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -7,6 +8,7 @@ from mnistrobust.naming import (
     ATTACK_THREAT,
     check_method,
     check_noise,
+    check_training_groups,
     parse_stage,
     stage_model_name,
 )
@@ -45,6 +47,7 @@ def method_spec(name, noise=None):
 
 
 def check_config():
+    check_training_groups(config.get("training_groups", {}), config["models"])
     if config["baseline_method"] not in config["methods"]:
         raise ConfigError(
             f"config: baseline_method {config['baseline_method']!r} is not one of the "
@@ -71,6 +74,19 @@ def check_config():
 
 
 check_config()
+
+
+def training_groups():
+    return config.get("training_groups", {})
+
+
+def individually_trained_model():
+    """Wildcard pattern for rule train_model: any model name except a training group's
+    member (those come from their group's rule, so no file has two producing rules)."""
+    grouped = [member for members in training_groups().values() for member in members]
+    if not grouped:
+        return "[^/]+"
+    return "(?!(?:" + "|".join(sorted(grouped)) + ")$)[^/]+"
 
 
 def model_spec(wildcards):
@@ -157,6 +173,53 @@ def baseline_sweeps():
     return {noise: f"results/sweeps/{method}/{noise}.csv" for noise in ("gaussian", "fgsm")}
 
 
+# --- Human study (workflow/rules/human.smk) -----------------------------------------------
+
+HUMAN_STIMULUS_KEYS = (
+    "mode",
+    "seed",
+    "natural_images",
+    "images_per_level",
+    "gaussian_sigmas",
+    "fgsm_eps",
+    "usps_per_digit",
+    "usps_digit_size",
+)
+
+
+def check_human_config():
+    unknown = [name for name in config["human"]["lenet_models"] if name not in config["models"]]
+    if unknown:
+        raise ConfigError(
+            f"config: human.lenet_models names {unknown}, not configured models {sorted(config['models'])}"
+        )
+
+
+check_human_config()
+
+
+def human_stimulus_settings():
+    """What the stimulus sets are drawn from (not the LeNets nor where answers go, so
+    changing those redraws nothing)."""
+    return canonical({key: config["human"][key] for key in HUMAN_STIMULUS_KEYS})
+
+
+def human_sets(wildcards):
+    """The subjects' sets are counted (ids s01, s02, ...); the LeNets' sets are named by model."""
+    if wildcards.group == "subjects":
+        return config["human"]["subjects"]
+    return list(config["human"]["lenet_models"])
+
+
+def human_responses_if_any(wildcards):
+    path = config["human"]["responses"]
+    return [path] if os.path.exists(path) else []
+
+
+def human_outputs():
+    return ["results/human/subjects_stimuli.h5", "results/human/fig8_humans_vs_lenets.png"]
+
+
 def method_curves():
     """Every configured method under both noise types, plus the oblivious attack for the
     low-pass filters (DESIGN.md's two threat models; for a DAE it can be asked for
@@ -178,4 +241,119 @@ def final_outputs():
         "results/figures/fig1_noise_examples.png",
         *[f"results/figures/{figure}.png" for figure in config["figures"]["curves"]],
         *method_curves(),
+        *human_outputs(),
     ]
+
+
+# --- Stronger attacks (beyond the paper; workflow/rules/strong_attacks.smk) ---------------
+
+STRONG_REFERENCE = "pgd_reference"  # mnistrobust.pgd_training.REFERENCE_NAME (torch-free here)
+STRONG_REFERENCE_CHECKPOINT = f"results/strong_attacks/reference/{STRONG_REFERENCE}.pt"
+
+
+def strong_config():
+    if "strong_attacks" not in config:
+        raise ConfigError("config has no strong_attacks section (see config.yaml)")
+    return config["strong_attacks"]
+
+
+def strong_settings():
+    """The attack settings every strong-attack job shares (not 'enabled' nor the reference's
+    training, so switching the target on or retraining the reference reruns nothing else)."""
+    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "reference")})
+
+
+def check_strong_attacks():
+    """Checks the schema cannot express, before any job starts."""
+    section = strong_config()
+    if section["sanity_eps"] <= max(section["eps"]):
+        raise ConfigError(
+            f"config: strong_attacks.sanity_eps {section['sanity_eps']} must exceed every eps {section['eps']}"
+        )
+    for source in section["transfer_sources"]:
+        if source not in config["methods"]:
+            raise ConfigError(
+                f"config: strong_attacks.transfer_sources names {source!r}, not a configured method "
+                f"{sorted(config['methods'])}"
+            )
+    init_model = section["reference"]["init_model"]
+    if init_model is not None and init_model not in config["models"]:
+        raise ConfigError(f"config: strong_attacks.reference.init_model {init_model!r} is not a configured model")
+    if STRONG_REFERENCE in config["methods"]:
+        raise ConfigError(f"config: method name {STRONG_REFERENCE!r} is reserved for the PGD-trained reference")
+
+
+if "strong_attacks" in config:
+    check_strong_attacks()
+
+
+def strong_methods():
+    """Every distinct Table 2 method, labelled by its first Table 2 row, then the reference."""
+    labels = {}
+    for row in config["table2"]["rows"]:
+        labels.setdefault(row["method"], row["label"])
+    labels[STRONG_REFERENCE] = "PGD adversarial training (reference)"
+    return labels
+
+
+def strong_result(method):
+    return f"results/strong_attacks/methods/{method}.csv"
+
+
+def strong_method_spec(wildcards):
+    if wildcards.method == STRONG_REFERENCE:
+        return {"members": [STRONG_REFERENCE], "preprocess": "none"}
+    return method_spec(wildcards.method)
+
+
+def strong_method_inputs(wildcards):
+    """A method's checkpoints (or the reference's) and the transfer examples it is scored on."""
+    if wildcards.method == STRONG_REFERENCE:
+        inputs = {"data": "results/data/mnist.h5", "members": [STRONG_REFERENCE_CHECKPOINT]}
+    else:
+        inputs = method_inputs(wildcards)
+    inputs["transfer"] = [
+        f"results/strong_attacks/transfer/{source}.h5" for source in strong_transfer_sources(wildcards)
+    ]
+    return inputs
+
+
+def strong_transfer_sources(wildcards):
+    if "transfer" not in strong_config()["attacks"]:
+        return []
+    return [s for s in strong_config()["transfer_sources"] if s != wildcards.method]
+
+
+def strong_source_inputs(wildcards):
+    if wildcards.source not in strong_config()["transfer_sources"]:
+        raise ConfigError(
+            f"{wildcards.source!r} is not a transfer source; configured: {strong_config()['transfer_sources']}"
+        )
+    from types import SimpleNamespace  # method_inputs reads wildcards.method
+
+    return method_inputs(SimpleNamespace(method=wildcards.source))
+
+
+def strong_source_spec(wildcards):
+    return method_spec(wildcards.source)
+
+
+def strong_reference_inputs(wildcards):
+    inputs = {"data": "results/data/mnist.h5"}
+    init_model = strong_config()["reference"]["init_model"]
+    if init_model is not None:
+        inputs["init"] = member_checkpoint(init_model)
+    return inputs
+
+
+def strong_outputs():
+    """The extended table and figure; in the default target only when strong_attacks.enabled."""
+    return [
+        "results/tables/strong_attacks.csv",
+        "results/tables/strong_attacks.md",
+        "results/figures/strong_attacks_error_vs_eps.png",
+    ]
+
+
+def default_strong_outputs():
+    return strong_outputs() if config.get("strong_attacks", {}).get("enabled") else []
