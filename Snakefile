@@ -11,6 +11,7 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/attacks.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/reporting.smk"
+include: "workflow/rules/human.smk"
 
 
 report: "workflow/report/workflow.rst"

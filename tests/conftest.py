@@ -34,6 +34,11 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def usps_dir() -> Path:
+    return offline_data_folder("usps")
+
+
+@pytest.fixture(scope="session")
 def mnist_h5_file(mnist_dir, tmp_path_factory) -> Path:
     """The offline MNIST converted once per session, for unit tests on real digits."""
     from mnistrobust.data import acquire_mnist
@@ -58,7 +63,10 @@ def snakemake_command(
     """Targets and flags go first: --config takes every word after it as a KEY=VALUE."""
     command = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     command += ["--configfile", str(config or SMALL_CONFIG)]
-    return command + ["--config", f"data={{mnist_local_dir: '{mnist_dir}'}}", *overrides]
+    # USPS (human study) sits beside mnist/ in the offline data folder.
+    usps_dir = Path(mnist_dir).parent / "usps"
+    data = f"data={{mnist_local_dir: '{mnist_dir}', usps_local_dir: '{usps_dir}'}}"
+    return command + ["--config", data, *overrides]
 
 
 def run_snakemake(

@@ -78,6 +78,10 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         "table2": 1,
         "figure1": 1,
         "error_curves_figure": 7,
+        "usps": 1,
+        "human_stimuli": 2,  # the subjects' sets and the LeNets' sets
+        "human_lenet_answers": 1,
+        "human_analysis": 1,
         "all": 1,
     }
 
