@@ -8,7 +8,7 @@ DATA_DIR ?=
 SNAKEMAKE_ARGS ?=
 
 ifneq ($(strip $(DATA_DIR)),)
-DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist"}'
+DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist", usps_local_dir: "$(abspath $(DATA_DIR))/usps"}'
 endif
 
 .PHONY: install reproduce test lint bench bench-pipeline clean
