@@ -22,6 +22,7 @@ STYLE = {
     HUMAN: {"color": "tab:red", "marker": "s"},
     SIMULATED: {"color": "tab:gray", "marker": "x"},
 }
+SHORT_NAMES = {LENET: "LeNets", HUMAN: "humans", SIMULATED: "SIMULATED"}
 
 
 def _label(population: str, n: int) -> str:
@@ -51,9 +52,10 @@ def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float,
             low, high = (100 * np.clip(curve[key].to_numpy(dtype=float), 0, 1) for key in ("ci_low", "ci_high"))
             axis.fill_between(x, low, high, color=STYLE[population]["color"], alpha=0.2, linewidth=0)
         levels = _curve(summary, populations[0], noise)
-        axis.set_xticks(levels["design_dist"], [f"{d:.2f}\n{strength}={lv:g}" for d, lv in zip(levels["design_dist"], levels["level"])], fontsize=7)
+        ticks = [f"{dist:.2f}\n{level:g}" for dist, level in zip(levels["design_dist"], levels["level"])]
+        axis.set_xticks(levels["design_dist"], ticks, fontsize=7)
         axis.set_title(title, fontsize=10)
-        axis.set_xlabel("dist (Eq. 2) of the level over the test set", fontsize=8)
+        axis.set_xlabel(f"dist (Eq. 2) of the level over the test set\n{strength}", fontsize=8)
         axis.set_ylim(0, 102)
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("classification accuracy (%)")
@@ -63,7 +65,7 @@ def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float,
         row = summary[(summary["population"] == population) & (summary["noise"] == USPS)].iloc[0]
         error = [[100 * (row["mean"] - max(row["ci_low"], 0))], [100 * (min(row["ci_high"], 1) - row["mean"])]]
         usps_axis.errorbar([position], [100 * row["mean"]], yerr=error if row["n"] > 1 else None, capsize=4, **STYLE[population])
-    usps_axis.set_xticks(range(len(populations)), [population for population in populations], fontsize=8)
+    usps_axis.set_xticks(range(len(populations)), [SHORT_NAMES[population] for population in populations], fontsize=8)
     usps_axis.set_xlim(-0.6, len(populations) - 0.4)
     usps_axis.set_ylim(0, 102)
     usps_axis.set_title("USPS digits", fontsize=10)

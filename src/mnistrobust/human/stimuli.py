@@ -115,14 +115,20 @@ def build_stimulus_file(
     sign_map: PathLike,
     output: PathLike,
     group: str,
-    set_ids: Sequence[str],
+    sets: int | Sequence[str],
     settings: Mapping,
     test_images: int,
     log: Log = print,
 ) -> None:
-    """Draw one set per id in ``set_ids`` (subjects or LeNet names) and write them to ``output``."""
+    """Draw one set per subject or LeNet and write them to ``output``.
+
+    ``sets`` names the sets (LeNet model names), or counts them: subjects get ids s01, s02, ...
+    """
     if group not in GROUPS:
         raise ConfigError(f"unknown stimulus group {group!r}; known: {list(GROUPS)}")
+    set_ids = subject_ids(sets) if isinstance(sets, int) else list(sets)
+    if len(set(set_ids)) != len(set_ids):
+        raise ConfigError(f"stimulus set names repeat: {set_ids}")
     _check_settings(settings, len(set_ids))
     pools = _load_pools(mnist_h5, usps_h5, sign_map, test_images, settings)
     _check_pool_sizes(pools, settings)
