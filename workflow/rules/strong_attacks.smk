@@ -1,0 +1,115 @@
+# Beyond the paper: stronger attacks (PGD, EOT-PGD, transfer) on every Table 2 method and
+# a PGD-adversarially-trained reference. Target: snakemake strong_attacks --cores N
+
+
+rule strong_attacks:
+    input:
+        strong_outputs(),
+
+
+rule strong_transfer_examples:
+    input:
+        unpack(strong_source_inputs),
+    output:
+        examples="results/strong_attacks/transfer/{source}.h5",
+    log:
+        "results/logs/strong_attacks/transfer/{source}.log",
+    benchmark:
+        "results/benchmarks/strong_attacks/transfer/{source}.tsv"
+    wildcard_constraints:
+        source="[^/]+",
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        mem_mb=2500,
+    params:
+        spec=strong_source_spec,
+        lowpass=canonical(config["lowpass"]),
+        settings=strong_settings(),
+    script:
+        "../scripts/strong_transfer_examples.py"
+
+
+rule strong_reference_model:
+    input:
+        unpack(strong_reference_inputs),
+    output:
+        checkpoint=STRONG_REFERENCE_CHECKPOINT,
+    log:
+        "results/logs/strong_attacks/reference.log",
+    benchmark:
+        "results/benchmarks/strong_attacks/reference.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=2000,
+    params:
+        reference=canonical(strong_config()["reference"]),
+        solver=canonical(config["solver"]),
+        train_images=config["data"]["train_images"],
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/strong_reference_model.py"
+
+
+rule strong_evaluate:
+    input:
+        unpack(strong_method_inputs),
+    output:
+        results="results/strong_attacks/methods/{method}.csv",
+    log:
+        "results/logs/strong_attacks/methods/{method}.log",
+    benchmark:
+        "results/benchmarks/strong_attacks/methods/{method}.tsv"
+    wildcard_constraints:
+        method="[^/]+",
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        mem_mb=3000,
+    params:
+        spec=strong_method_spec,
+        lowpass=canonical(config["lowpass"]),
+        settings=strong_settings(),
+        transfer_sources=strong_transfer_sources,
+    script:
+        "../scripts/strong_evaluate.py"
+
+
+rule strong_attacks_table:
+    input:
+        results=[strong_result(method) for method in strong_methods()],
+    output:
+        csv=report(
+            "results/tables/strong_attacks.csv",
+            caption="../report/strong_attacks.rst",
+            category="Stronger attacks",
+        ),
+        markdown=report(
+            "results/tables/strong_attacks.md",
+            caption="../report/strong_attacks.rst",
+            category="Stronger attacks",
+        ),
+        figure=report(
+            "results/figures/strong_attacks_error_vs_eps.png",
+            caption="../report/strong_attacks.rst",
+            category="Stronger attacks",
+        ),
+    log:
+        "results/logs/strong_attacks/table.log",
+    benchmark:
+        "results/benchmarks/strong_attacks/table.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        labels=list(strong_methods().values()),
+        settings=strong_settings(),
+        reference=canonical(strong_config()["reference"]),
+    script:
+        "../scripts/strong_attacks_table.py"
