@@ -12,6 +12,7 @@ include: "workflow/rules/attacks.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/reporting.smk"
 include: "workflow/rules/human.smk"
+include: "workflow/rules/strong_attacks.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -30,3 +31,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        default_strong_outputs(),

@@ -95,3 +95,21 @@ def figure_from_spec(curve_specs: Sequence[Mapping[str, str]], paths: Sequence[s
     """One configured figure: ``curve_specs`` are {label, noise} in the order of their CSV ``paths``."""
     curves = load_curves({(spec["label"], spec["noise"]): path for spec, path in zip(curve_specs, paths)})
     error_curves(curves, title, output)
+
+
+def strong_attack_curves(results: pd.DataFrame, title: str, output: str) -> None:
+    """Beyond the paper: error (%) against L-inf eps per method, FGSM beside the worst case
+    over all attacks. ``results`` is tidy: columns method, attack, eps, error (fraction)."""
+    shown = results[results["attack"].isin(["fgsm", "robust"])]
+    frame = shown.assign(
+        error_pct=100 * shown["error"],
+        attack=shown["attack"].map({"fgsm": "FGSM (the paper's attack)", "robust": "robust error (worst case over all attacks)"}),
+    )
+    sns.set_theme(style="whitegrid", context="paper")
+    grid = sns.relplot(
+        data=frame, x="eps", y="error_pct", hue="method", col="attack", kind="line", marker="o", height=3.4, aspect=1.15, facet_kws={"sharey": True}
+    )
+    grid.set_axis_labels("L-inf eps", "error (%)")
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle(title, y=1.06, fontsize=8, wrap=True)
+    _save(grid.figure, output)
