@@ -19,12 +19,15 @@ report: "workflow/report/workflow.rst"
 
 
 # Under a cluster executor (profiles/slurm) these run where Snakemake runs, not as jobs:
-# mnist may need the network, which compute nodes often lack; tables and figures take seconds.
+# downloads may need the network, which compute nodes often lack; tables and figures take seconds.
 localrules:
     mnist,
+    usps,
     table2,
     figure1,
     error_curves_figure,
+    human_analysis,
+    strong_attacks_table,
 
 
 rule all:
