@@ -24,6 +24,7 @@ from .checkpoints import load_model, save_checkpoint
 from .data import load_split
 from .errors import ConfigError, DataError
 from .evaluation import clean_error
+from .models import module_device
 from .naming import stage_model_name
 from .storage import atomic_path
 from .training import SolverSpec, checkpoint_meta, train
@@ -35,11 +36,12 @@ POOL_FORMAT = "mnistrobust-adversarial-pool/1"
 def generate_pool(
     model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, c: float, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Eq. 3 examples of every image, from ``model``'s own gradients."""
+    """Eq. 3 examples of every image, from ``model``'s own gradients (on the model's device)."""
     model.eval().to(memory_format=torch.channels_last)
+    device = module_device(model)
     return torch.cat(
         [
-            eq3_examples(model, images[i : i + batch_size], labels[i : i + batch_size], eps, c)
+            eq3_examples(model, images[i : i + batch_size].to(device), labels[i : i + batch_size].to(device), eps, c).cpu()
             for i in range(0, len(images), batch_size)
         ]
     )
@@ -96,7 +98,14 @@ class AdversarialSpec:
 
 
 def make_pool(
-    data_h5: str, checkpoint: str, output: str, stage: int, settings: dict, train_images: int, log: Callable[[str], None] = print
+    data_h5: str,
+    checkpoint: str,
+    output: str,
+    stage: int,
+    settings: dict,
+    train_images: int,
+    log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> None:
     """The pool of ``stage``: Eq. 3 examples of the training set from the model of stage - 1."""
     spec = AdversarialSpec(**settings)
@@ -106,7 +115,7 @@ def make_pool(
     if meta.get("name") != source:
         raise DataError(f"checkpoint {checkpoint} holds model {meta.get('name')!r}; stage {stage} needs {source!r}")
     images, labels = load_split(data_h5, "train", limit=train_images)
-    examples = generate_pool(model, images, labels, spec.eps, spec.c, spec.batch_size)
+    examples = generate_pool(model.to(device), images, labels, spec.eps, spec.c, spec.batch_size)
     change = (examples - images).abs().mean().item()
     error = clean_error(model, examples, labels)
     log(f"stage {stage} pool from {source}: {len(examples)} examples, dist {change:.3f}, source model's error on them {100 * error:.2f}%")
@@ -125,6 +134,7 @@ def train_stage(
     train_images: int,
     test_images: int,
     log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Continue the model of stage - 1 on the natural set joined with the pools of stages 1..stage."""
     spec = AdversarialSpec(**settings)
@@ -148,7 +158,8 @@ def train_stage(
     start = base_iterations + (stage - 1) * spec.iterations_per_stage
     seed = int(meta["seed"]) * 1000 + stage
     log(f"stage {stage}: continuing {previous} on {len(images)} images (natural + {stage} pool(s)), iterations {start}..{start + spec.iterations_per_stage}")
-    metrics = train(model, images, labels, solver_spec, seed=seed, log=log, start_iteration=start)
+    metrics = train(model.to(device), images, labels, solver_spec, seed=seed, log=log, start_iteration=start)
+    model.cpu()
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     log(f"adv_stage{stage}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")

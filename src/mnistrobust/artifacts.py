@@ -54,14 +54,15 @@ def make_sign_map(
     test_images: int,
     dae_checkpoint: str | None = None,
     log=print,
+    device: torch.device | str = "cpu",
 ) -> None:
     """The FGSM gradient sign of a method over the test set (computed once, reused by all levels).
 
     ``threat`` says whose gradient: the whole method's (end_to_end) or its classifier's alone (oblivious).
     """
-    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat)
+    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
     images, labels = load_split(data_h5, "test", limit=test_images)
-    sign = gradient_sign(network, images, labels)
+    sign = gradient_sign(network, images.to(device), labels.to(device)).cpu()
     log(f"{threat} sign map of {method} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
     save_sign_map(
         output,

@@ -53,7 +53,9 @@ class LowPassFilter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.noise_sigma > 0:
-            x = x + self.noise_sigma * torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+            # Drawn on the CPU whatever the device, so CPU and CUDA runs see the same noise.
+            noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+            x = x + self.noise_sigma * noise.to(x.device)
         # Replicate padding keeps the image size and does not darken the border.
         padded = F.pad(x, [self.size // 2] * 4, mode="replicate")
         return F.conv2d(padded, self.kernel.to(x.dtype))

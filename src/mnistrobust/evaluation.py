@@ -16,7 +16,7 @@ from .attacks import add_gaussian_noise, apply_sign
 from .data import load_split
 from .errors import ConfigError, DataError
 from .methods import build_method, build_preprocess
-from .models import Stacked
+from .models import Stacked, module_device
 from .naming import ATTACK_THREAT, NOISES, check_noise, lowpass_filters, noise_kind  # noqa: F401 (re-exported)
 from .storage import atomic_path
 
@@ -57,10 +57,13 @@ def sweep(
     if kind == "fgsm" and (sign is None or sign.shape != images.shape):
         raise ConfigError("the fgsm sweep needs a sign map of the same shape as the images")
     model = prepare_for_inference(model)
+    device = module_device(model)
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + level) for level in range(len(strengths))]
     abs_change = np.zeros(len(strengths))
     wrong = np.zeros(len(strengths), dtype=np.int64)
     started = time.perf_counter()
+    # Perturbations and dist are computed on the CPU (the same noise on every device); only
+    # the network runs on ``device``.
     for start in range(0, len(images), batch_size):
         clean = images[start : start + batch_size].contiguous(memory_format=torch.channels_last)
         truth = labels[start : start + batch_size]
@@ -72,7 +75,7 @@ def sweep(
                 perturbed = apply_sign(clean, batch_sign, float(strength))
             perturbed = perturbed.contiguous(memory_format=torch.channels_last)
             abs_change[level] += (perturbed - clean).abs().sum().item()
-            wrong[level] += (model(perturbed).argmax(1) != truth).sum().item()
+            wrong[level] += (model(perturbed.to(device)).argmax(1).cpu() != truth).sum().item()
         done = min(start + batch_size, len(images))
         log(f"{noise}: {done}/{len(images)} images x {len(strengths)} levels, {time.perf_counter() - started:.1f} s")
     pixels = images[0].numel() * len(images)
@@ -114,11 +117,12 @@ def strength_at_dist(curve: pd.DataFrame, dist: float) -> float:
 
 def clean_error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     model = prepare_for_inference(model)
+    device = module_device(model)
     wrong = 0
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].contiguous(memory_format=torch.channels_last)
-            wrong += (model(batch).argmax(1) != labels[start : start + batch_size]).sum().item()
+            batch = images[start : start + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+            wrong += (model(batch).argmax(1).cpu() != labels[start : start + batch_size]).sum().item()
     return wrong / len(images)
 
 
@@ -135,10 +139,11 @@ def run_sweep(
     dae_checkpoint: str | None = None,
     sign_map: str | None = None,
     log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
     """Sweep one method with one noise type and write the tidy curve CSV atomically."""
     kind = noise_kind(noise)
-    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint)
+    network = build_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = None
     if kind == "fgsm":
@@ -179,6 +184,7 @@ def lowpass_clean_errors(
     test_images: int,
     output_csv: str,
     log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> pd.DataFrame:
     """Clean test error of a classifier behind each low-pass filter at each injected-noise sigma.
 
@@ -187,7 +193,7 @@ def lowpass_clean_errors(
     """
     images, labels = load_split(data_h5, "test", limit=test_images)
     # The classifier is read once; only the filter in front of it changes.
-    classifier = build_method("lowpass_calibration", {"preprocess": "none", "members": [lowpass["calibration_model"]]}, [checkpoint], lowpass)
+    classifier = build_method("lowpass_calibration", {"preprocess": "none", "members": [lowpass["calibration_model"]]}, [checkpoint], lowpass).to(device)
     rows = []
     for name, kernel in lowpass_filters(lowpass).items():
         for sigma in sigmas:

@@ -178,5 +178,10 @@ def build_model(arch: str, dropout: Mapping[str, float] | None = None) -> nn.Mod
     return ARCHITECTURES[arch](dropout=dropout)
 
 
+def module_device(model: nn.Module) -> torch.device:
+    """Where a network's parameters live (all of ours have parameters)."""
+    return next(model.parameters()).device
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

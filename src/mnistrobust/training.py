@@ -303,28 +303,23 @@ def train_autoencoder(
     sampler = EpochSampler(len(images), spec.batch_size, spec.seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=spec.learning_rate, momentum=spec.momentum, nesterov=True)
     model.train()
+    device = _parameter_device(model)
+    images = images.to(device)
     flat = images.flatten(1)
-    started, running_loss = time.perf_counter(), 0.0
+    started, running_loss = time.perf_counter(), torch.zeros((), device=device)
     for step in range(spec.iterations):
-        index = sampler.next_indices()
+        index = sampler.next_indices().to(device)
         loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(images[index]), flat[index])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        running_loss += loss.item()
+        running_loss += loss.detach()
         if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
             count = (step + 1) % spec.log_every or spec.log_every
-            log(
-                _progress_line(
-                    step + 1,
-                    spec.iterations,
-                    running_loss / count,
-                    spec.learning_rate,
-                    (step + 1) * spec.batch_size,
-                    started,
-                )
-            )
-            last_loss, running_loss = running_loss / count, 0.0
+            last_loss = running_loss.item() / count
+            images_seen = (step + 1) * spec.batch_size
+            log(_progress_line(step + 1, spec.iterations, last_loss, spec.learning_rate, images_seen, started))
+            running_loss.zero_()
     model.eval()
     elapsed = time.perf_counter() - started
     return {
@@ -358,6 +353,7 @@ def train_dae_checkpoint(
     train_images: int,
     test_images: int,
     log: Callable[[str], None] = print,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Train the DAE of DESIGN.md and save it with its settings and test reconstruction errors."""
     spec = AutoencoderSpec(**settings)
@@ -365,8 +361,9 @@ def train_dae_checkpoint(
     test_x, _ = load_split(data_h5, "test", limit=test_images)
     model = build_model("dae", {"input": spec.input_dropout})
     model.reset_parameters(spec.seed)
-    log(f"training the DAE: {spec}, {len(images)} images")
-    metrics = train_autoencoder(model, images, spec, log=log)
+    log(f"training the DAE on {device}: {spec}, {len(images)} images")
+    metrics = train_autoencoder(model.to(device), images, spec, log=log)
+    model.cpu()
     noisy = (test_x + 0.3 * torch.randn(test_x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     metrics["test_mse_clean_input"] = reconstruction_error(model, test_x)
     metrics["test_mse_noisy_input"] = reconstruction_error(model, test_x, noisy)

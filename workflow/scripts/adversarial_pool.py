@@ -1,7 +1,7 @@
 """Rule adversarial_pool: Eq. 3 examples of the training set from the previous stage's model."""
 
 from mnistrobust.adversarial import make_pool
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 
 with job(snakemake.log[0], snakemake.threads) as log:
     make_pool(
@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         settings=snakemake.params.settings,
         train_images=snakemake.params.train_images,
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

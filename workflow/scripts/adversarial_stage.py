@@ -1,7 +1,7 @@
 """Rule adversarial_stage: continue the previous stage's model on the natural set and the pools so far."""
 
 from mnistrobust.adversarial import train_stage
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 
 with job(snakemake.log[0], snakemake.threads) as log:
     train_stage(
@@ -16,4 +16,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         train_images=snakemake.params.train_images,
         test_images=snakemake.params.test_images,
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

@@ -1,7 +1,7 @@
 """Rule fgsm_sign_map: a method's gradient sign over the test set (end-to-end or oblivious), in HDF5."""
 
 from mnistrobust.artifacts import make_sign_map
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 
 with job(snakemake.log[0], snakemake.threads) as log:
     make_sign_map(
@@ -15,4 +15,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         test_images=snakemake.params.test_images,
         dae_checkpoint=snakemake.input.get("dae"),
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

@@ -1,7 +1,7 @@
 """Rule lowpass_calibration: clean error of the LeNet behind each low-pass filter and noise strength."""
 
 from mnistrobust.evaluation import lowpass_clean_errors
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 
 with job(snakemake.log[0], snakemake.threads) as log:
     lowpass_clean_errors(
@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         test_images=snakemake.params.test_images,
         output_csv=snakemake.output.csv,
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

@@ -1,7 +1,7 @@
 """Rule sweep: error and dist of one method at every noise strength of one noise type."""
 
 from mnistrobust.evaluation import run_sweep
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 
 with job(snakemake.log[0], snakemake.threads) as log:
     run_sweep(
@@ -17,4 +17,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         dae_checkpoint=snakemake.input.get("dae"),
         sign_map=snakemake.input.get("sign_map"),
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

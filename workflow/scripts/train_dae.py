@@ -1,6 +1,6 @@
 """Rule train_dae: train the denoising autoencoder and save its checkpoint."""
 
-from mnistrobust.runtime import job
+from mnistrobust.runtime import job, resolve_device
 from mnistrobust.training import train_dae_checkpoint
 
 with job(snakemake.log[0], snakemake.threads) as log:
@@ -11,4 +11,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         train_images=snakemake.params.train_images,
         test_images=snakemake.params.test_images,
         log=log,
+        device=resolve_device(snakemake.config["device"]),
     )

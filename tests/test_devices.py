@@ -1,0 +1,81 @@
+"""The `device` setting: auto/cpu/cuda resolution, clear errors, and CPU-vs-CUDA agreement."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnistrobust.defenses import LowPassFilter
+from mnistrobust.errors import ConfigError
+from mnistrobust.evaluation import clean_error, noise_strengths, sweep
+from mnistrobust.models import LeNet, LeNetGroup
+from mnistrobust.runtime import resolve_device
+from mnistrobust.training import SolverSpec, train_group
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible on this machine")
+
+
+def test_cpu_and_auto_resolve_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_auto_picks_cuda_when_visible(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA device is visible"):
+        resolve_device("cuda")
+
+
+def test_unknown_device_name_is_rejected():
+    with pytest.raises(ConfigError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
+
+
+def _lenet(seed: int) -> LeNet:
+    model = LeNet()
+    model.reset_parameters(seed)
+    return model
+
+
+@needs_cuda
+def test_sweep_on_cuda_matches_cpu():
+    """Noise is drawn on the CPU for both, so only float rounding in the network differs:
+    the error may differ by a handful of images at decision boundaries."""
+    g = torch.Generator().manual_seed(0)
+    images, labels = torch.rand(300, 1, 28, 28, generator=g), torch.randint(0, 10, (300,), generator=g)
+    strengths = noise_strengths(0.5, 5)
+    cpu = sweep(_lenet(1), images, labels, "gaussian", strengths, log=lambda _: None)
+    cuda = sweep(_lenet(1).cuda(), images, labels, "gaussian", strengths, log=lambda _: None)
+    assert (cpu["dist"] - cuda["dist"]).abs().max() == 0
+    assert (cpu["error"] - cuda["error"]).abs().max() <= 2 / 300
+
+
+@needs_cuda
+def test_lowpass_filter_noise_is_the_same_on_cuda():
+    x = torch.rand(4, 1, 28, 28)
+    cpu = LowPassFilter(5, 1.3, noise_sigma=0.15, seed=3)(x)
+    cuda = LowPassFilter(5, 1.3, noise_sigma=0.15, seed=3).cuda()(x.cuda())
+    torch.testing.assert_close(cuda.cpu(), cpu, atol=1e-5, rtol=1e-5)
+
+
+@needs_cuda
+def test_grouped_training_on_cuda_tracks_cpu():
+    g = torch.Generator().manual_seed(0)
+    images, labels = torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
+    spec = SolverSpec(iterations=10, batch_size=32, log_every=100)
+    cpu_group = LeNetGroup([_lenet(1), _lenet(2)])
+    cuda_group = LeNetGroup([_lenet(1), _lenet(2)]).cuda()
+    train_group(cpu_group, images, labels, spec, [1, 2], log=lambda _: None)
+    train_group(cuda_group, images, labels, spec, [1, 2], log=lambda _: None)
+    for cpu_state, cuda_state in zip(cpu_group.member_state_dicts(), cuda_group.member_state_dicts()):
+        for name, tensor in cpu_state.items():
+            torch.testing.assert_close(cuda_state[name].cpu(), tensor, atol=1e-4, rtol=1e-3, msg=name)
+    member = LeNet()
+    member.load_state_dict(cuda_group.member_state_dicts()[0])
+    assert clean_error(member.cuda(), images, labels) == pytest.approx(clean_error(member.cpu(), images, labels), abs=2 / 256)
