@@ -11,7 +11,7 @@ ifneq ($(strip $(DATA_DIR)),)
 DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist", usps_local_dir: "$(abspath $(DATA_DIR))/usps"}'
 endif
 
-.PHONY: install reproduce test lint bench bench-pipeline clean
+.PHONY: install reproduce test lint bench bench-attacks bench-pipeline clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/benchmark.py
+
+# PGD evaluation speed, ours vs ART, on the trained baseline LeNet of `make reproduce`.
+bench-attacks: install
+	$(BIN)/python bench/attack_benchmark.py --checkpoint results/models/lenet.pt --data results/data/mnist.h5
 
 # Per-method images/s of the last `make reproduce`, from results/benchmarks/.
 bench-pipeline: install
