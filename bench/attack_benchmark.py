@@ -1,0 +1,91 @@
+"""PGD evaluation speed: ours against the Adversarial Robustness Toolbox (ART), in one run.
+
+Same trained LeNet, same first 1,000 MNIST test images, L-inf eps 0.1 / 0.2 / 0.3, 40 steps
+(step 2.5 eps / 40), 5 restarts with random start. ART runs its PGD once per eps (it keeps,
+per image, the first restart that succeeds); ours runs all eps as one batch and stops an
+(image, eps) row once it is fooled. Both report the error; rows are appended to
+bench/results.csv with the same columns as bench/benchmark.py. Never a test:
+
+    python bench/attack_benchmark.py [--checkpoint results/models/lenet.pt] [--data results/data/mnist.h5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import time
+
+import numpy as np
+import torch
+from art.attacks.evasion import ProjectedGradientDescent
+from art.estimators.classification import PyTorchClassifier
+
+from benchmark import RESULTS, machine, record
+from mnistrobust.checkpoints import load_model
+from mnistrobust.data import load_split
+from mnistrobust.iterative_attacks import PGDSettings, pgd_outcome
+
+EPS = (0.1, 0.2, 0.3)
+
+
+def art_pgd_errors(model, images, labels, settings: PGDSettings) -> list[float]:
+    classifier = PyTorchClassifier(
+        model=model, loss=torch.nn.NLLLoss(), input_shape=(1, 28, 28), nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu"
+    )
+    errors = []
+    for eps in EPS:
+        attack = ProjectedGradientDescent(
+            classifier, norm=np.inf, eps=eps, eps_step=settings.step_for(eps), max_iter=settings.steps,
+            num_random_init=settings.restarts, batch_size=1000, verbose=False,
+        )
+        examples = attack.generate(images.numpy(), y=labels.numpy())
+        errors.append(float((classifier.predict(examples, batch_size=1000).argmax(1) != labels.numpy()).mean()))
+    return errors
+
+
+def append_rows(rows: list[dict]) -> None:
+    """Same columns as bench/benchmark.py's rows."""
+    stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": "cpu"}
+    new_file = not RESULTS.exists()
+    with open(RESULTS, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*stamp, "benchmark", "value", "unit", "note"])
+        if new_file:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({**stamp, **row})
+    print(f"\nappended {len(rows)} rows to {RESULTS}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="results/models/lenet.pt")
+    parser.add_argument("--data", default="results/data/mnist.h5")
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--restarts", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, meta = load_model(args.checkpoint)
+    images, labels = load_split(args.data, "test", limit=args.images)
+    settings = PGDSettings(steps=args.steps, restarts=args.restarts)
+    config = f"{meta['name']}, {len(images)} images, eps {list(EPS)}, {settings.steps} steps, {settings.restarts} restarts"
+    print(f"machine: {machine()}; torch {torch.__version__}; {torch.get_num_threads()} threads; {config}\n")
+    rows: list[dict] = []
+
+    started = time.perf_counter()
+    ours = pgd_outcome(model, images, labels, EPS, settings, seed=0, batch_size=1000).error()
+    ours_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    theirs = art_pgd_errors(model, images, labels, settings)
+    art_seconds = time.perf_counter() - started
+
+    errors = lambda values: "error " + " / ".join(f"{100 * e:.1f}%" for e in values)  # noqa: E731
+    record(rows, "pgd eval: ours (multi-eps batch, early exit)", ours_seconds, "s", f"{config}; {errors(ours)}")
+    record(rows, "pgd eval: ART 1.20.1 ProjectedGradientDescent", art_seconds, "s", f"{config}; {errors(theirs)}")
+    record(rows, "pgd eval: speedup ours vs ART", art_seconds / ours_seconds, "x", config)
+    append_rows(rows)
+
+
+if __name__ == "__main__":
+    main()
