@@ -32,7 +32,13 @@ PAPER_DESIGN = {
     "usps_digit_size": 20,
 }
 # 2 natural + 2 x 2 Gaussian + 2 x 2 gradient-sign + 10 USPS = 20 images: fast server tests.
-TINY_DESIGN = {**PAPER_DESIGN, "natural_images": 2, "images_per_level": 2, "gaussian_sigmas": [0.2, 0.5], "fgsm_eps": [0.1, 0.3]}
+TINY_DESIGN = {
+    **PAPER_DESIGN,
+    "natural_images": 2,
+    "images_per_level": 2,
+    "gaussian_sigmas": [0.2, 0.5],
+    "fgsm_eps": [0.1, 0.3],
+}
 
 
 def quiet(_message: str) -> None:
@@ -47,7 +53,9 @@ def human_inputs(mnist_h5_file, usps_dir, tmp_path_factory) -> dict[str, Path]:
     torch.manual_seed(0)
     images, labels = load_split(mnist_h5_file, "test", limit=POOL_IMAGES)
     sign_map = folder / "sign.h5"
-    save_sign_map(sign_map, gradient_sign(build_model("lenet", {}).eval(), images, labels), {"model": "untrained_lenet"})
+    save_sign_map(
+        sign_map, gradient_sign(build_model("lenet", {}).eval(), images, labels), {"model": "untrained_lenet"}
+    )
     return {"mnist": mnist_h5_file, "usps": usps_h5, "sign_map": sign_map}
 
 
@@ -75,7 +83,9 @@ def paper_stimuli(human_inputs, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_stimuli(human_inputs, tmp_path_factory) -> Path:
     """20 subjects' sets of 20 images each, for the server tests."""
-    return build(human_inputs, tmp_path_factory.mktemp("tiny_stimuli") / "subjects_stimuli.h5", sets=20, settings=TINY_DESIGN)
+    return build(
+        human_inputs, tmp_path_factory.mktemp("tiny_stimuli") / "subjects_stimuli.h5", sets=20, settings=TINY_DESIGN
+    )
 
 
 class LiveServer:

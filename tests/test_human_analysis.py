@@ -32,7 +32,9 @@ def study(human_inputs, tmp_path_factory):
     for seed, name in enumerate(LENETS, start=1):
         torch.manual_seed(seed)
         checkpoints[name] = folder / f"{name}.pt"
-        save_checkpoint(checkpoints[name], build_model("lenet", {}), {"arch": "lenet", "dropout": {}, "seed": seed, "name": name})
+        save_checkpoint(
+            checkpoints[name], build_model("lenet", {}), {"arch": "lenet", "dropout": {}, "seed": seed, "name": name}
+        )
     answers = folder / "lenet_answers.csv"
     lenet_answers(lenets, checkpoints, answers, log=lambda _m: None)
     return {"folder": folder, "subjects": subjects, "lenets": lenets, "checkpoints": checkpoints, "answers": answers}
@@ -138,7 +140,9 @@ def test_human_answers_give_per_subject_accuracies_and_incomplete_subjects_are_l
     row = sets.set_index("s02")
     for noise_level, group in humans[humans["subject_id"] == "s02"].groupby(["noise", "level"], dropna=False):
         noise, level = noise_level
-        at = (sets.noise[row] == noise) & (np.isnan(sets.level[row]) if pd.isna(level) else np.isclose(sets.level[row], level))
+        at = (sets.noise[row] == noise) & (
+            np.isnan(sets.level[row]) if pd.isna(level) else np.isclose(sets.level[row], level)
+        )
         assert group["accuracy"].item() == pytest.approx(np.mean(sets.labels[row][at] == 0))
     human_natural = summary[(summary["population"] == "human") & (summary["noise"] == "natural")].iloc[0]
     assert human_natural["n"] == 2

@@ -24,7 +24,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def browser():
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH (apt-get install chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield browser
@@ -66,8 +68,10 @@ def test_a_subject_consents_answers_by_key_and_click_and_resumes_after_reload(br
 
         def wait_for_image(number: int) -> None:
             page.wait_for_selector(f"#progress-text:has-text('Image {number} of {total}')")
-            page.wait_for_function("() => { const i = document.getElementById('stimulus'); "
-                                   "return i.complete && i.naturalWidth > 0 && !i.classList.contains('waiting'); }")
+            page.wait_for_function(
+                "() => { const i = document.getElementById('stimulus'); "
+                "return i.complete && i.naturalWidth > 0 && !i.classList.contains('waiting'); }"
+            )
 
         wait_for_image(1)
         page.keyboard.press("3")

@@ -23,7 +23,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def rows(db) -> list[tuple]:
     with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT subject_id, image_id, answer, response_ms FROM answers ORDER BY 1, 2").fetchall()
+        return connection.execute(
+            "SELECT subject_id, image_id, answer, response_ms FROM answers ORDER BY 1, 2"
+        ).fetchall()
 
 
 def subjects(db) -> list[str]:
@@ -46,7 +48,9 @@ def consent(client, subject="s01"):
 
 
 def answer(client, image_id, digit, subject="s01", response_ms=800):
-    return client.post("/api/answers", json={"subject_id": subject, "image_id": image_id, "answer": digit, "response_ms": response_ms})
+    return client.post(
+        "/api/answers", json={"subject_id": subject, "image_id": image_id, "answer": digit, "response_ms": response_ms}
+    )
 
 
 def test_page_and_its_assets_are_served_with_protective_headers(client):
@@ -141,7 +145,14 @@ def test_consent_must_be_given_explicitly_by_a_known_subject(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/images/s01/20.png", "/images/s99/0.png", "/images/s01/-1.png", "/static/server.py", "/static/..%2fserver.py", "/../pyproject.toml"],
+    [
+        "/images/s01/20.png",
+        "/images/s99/0.png",
+        "/images/s01/-1.png",
+        "/static/server.py",
+        "/static/..%2fserver.py",
+        "/../pyproject.toml",
+    ],
 )
 def test_nothing_outside_the_stimuli_and_the_page_is_reachable(client, path):
     consent(client)
@@ -167,7 +178,9 @@ def test_a_database_of_another_stimulus_file_or_kind_is_refused(tiny_stimuli, tm
 def test_the_lenets_stimulus_file_cannot_be_served(human_inputs, tmp_path):
     from human_support import TINY_DESIGN, build
 
-    lenets = build(human_inputs, tmp_path / "lenets.h5", group="lenets", sets=["lenet", "lenet_seed2"], settings=TINY_DESIGN)
+    lenets = build(
+        human_inputs, tmp_path / "lenets.h5", group="lenets", sets=["lenet", "lenet_seed2"], settings=TINY_DESIGN
+    )
     with pytest.raises(ConfigError, match="lenets"):
         open_experiment(lenets, tmp_path / "db.sqlite")
 
@@ -197,7 +210,9 @@ def test_twenty_simulated_subjects_answering_concurrently_are_each_stored_exactl
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(pool.map(lambda body: _post(f"{live.url}/api/answers", body), requests))
     expected = sorted(
-        (subject, image_id, digit, ms) for subject in sets.set_ids for image_id, digit, ms in simulated_answers(sets, subject)
+        (subject, image_id, digit, ms)
+        for subject in sets.set_ids
+        for image_id, digit, ms in simulated_answers(sets, subject)
     )
     assert len(sets.set_ids) == 20 and len(expected) == 20 * 20
     assert rows(db) == expected  # each answer exactly once, none mixed between subjects

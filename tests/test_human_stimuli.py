@@ -59,7 +59,9 @@ def test_measured_dist_is_close_to_the_levels_design_and_paired_levels_match(pap
         assert row["measured_dist"] == pytest.approx(row["design_dist"], rel=0.12), (noise, level)
     # Paper: the sigma and eps lists are paired to give similar distortions (with clipping).
     for sigma, eps in zip(PAPER_DESIGN["gaussian_sigmas"], PAPER_DESIGN["fgsm_eps"]):
-        assert levels[("gaussian", sigma)]["design_dist"] == pytest.approx(levels[("fgsm", eps)]["design_dist"], rel=0.2)
+        assert levels[("gaussian", sigma)]["design_dist"] == pytest.approx(
+            levels[("fgsm", eps)]["design_dist"], rel=0.2
+        )
     gaussian = [levels[("gaussian", sigma)]["design_dist"] for sigma in PAPER_DESIGN["gaussian_sigmas"]]
     assert gaussian == sorted(gaussian) and gaussian[0] > 0.02
 
@@ -76,7 +78,9 @@ def test_sets_differ_per_subject_and_repeat_per_seed(paper_stimuli, human_inputs
 def test_shared_mode_gives_everyone_the_same_images_in_their_own_order(human_inputs, tmp_path):
     shared = {**PAPER_DESIGN, "mode": "shared"}
     subjects = load_stimuli(build(human_inputs, tmp_path / "subjects.h5", sets=3, settings=shared))
-    lenets = load_stimuli(build(human_inputs, tmp_path / "lenets.h5", group="lenets", sets=["lenet", "lenet_seed2"], settings=shared))
+    lenets = load_stimuli(
+        build(human_inputs, tmp_path / "lenets.h5", group="lenets", sets=["lenet", "lenet_seed2"], settings=shared)
+    )
 
     def content(sets, row):
         return sorted(image.tobytes() for image in sets.images[row])

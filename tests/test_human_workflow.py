@@ -47,6 +47,12 @@ def test_figure8_without_answers_then_with_a_response_database(tmp_path, mnist_d
 
 
 def test_a_lenet_model_that_is_not_configured_is_named(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", FIGURE, config=small_human_config(tmp_path, lenet_models=["lenet", "lenet_ghost"]), check=False)
+    result = run_snakemake(
+        tmp_path,
+        mnist_dir,
+        "-n",
+        FIGURE,
+        config=small_human_config(tmp_path, lenet_models=["lenet", "lenet_ghost"]),
+        check=False,
+    )
     assert result.returncode != 0 and "lenet_ghost" in result.stdout + result.stderr
-

@@ -31,14 +31,20 @@ SUMMARY_KEYS = ["population", "noise", "level"]
 
 
 def lenet_answers(
-    stimuli_path: PathLike, checkpoints: Mapping[str, PathLike], output: PathLike, device: str | torch.device = "cpu", log: Log = print
+    stimuli_path: PathLike,
+    checkpoints: Mapping[str, PathLike],
+    output: PathLike,
+    device: str | torch.device = "cpu",
+    log: Log = print,
 ) -> None:
     """Each LeNet classifies its own stimulus set (the ``lenets`` file); the answers as a tidy CSV."""
     sets = load_stimuli(stimuli_path)
     if sets.attrs.get("group") != "lenets":
         raise ConfigError(f"{stimuli_path} holds the {sets.attrs.get('group')!r} sets, not the LeNets'")
     if sorted(checkpoints) != sorted(sets.set_ids):
-        raise ConfigError(f"{stimuli_path} has sets for {sets.set_ids}, checkpoints were given for {sorted(checkpoints)}")
+        raise ConfigError(
+            f"{stimuli_path} has sets for {sets.set_ids}, checkpoints were given for {sorted(checkpoints)}"
+        )
     frames = []
     for index, name in enumerate(sets.set_ids):
         model, meta = load_model(checkpoints[name])
@@ -47,7 +53,13 @@ def lenet_answers(
         with torch.no_grad():
             predicted = model.to(device)(images_as_tensor(sets, index).to(device)).argmax(dim=1).cpu().numpy()
         answers = pd.DataFrame(
-            {"subject_id": name, "image_id": np.arange(len(predicted)), "answer": predicted, "response_ms": np.nan, "answered_at": ""}
+            {
+                "subject_id": name,
+                "image_id": np.arange(len(predicted)),
+                "answer": predicted,
+                "response_ms": np.nan,
+                "answered_at": "",
+            }
         )
         frames.append(tidy_answers(sets, answers, LENET))
         log(f"{name}: {frames[-1]['correct'].mean():.1%} of its {len(predicted)} stimuli right")
@@ -77,7 +89,10 @@ def load_human_side(responses: PathLike | None, sets: StimulusSets, log: Log) ->
     tidy, incomplete = complete_only(read_responses(responses, sets), sets.images_per_set)
     notes = []
     if incomplete:
-        log(f"left out {len(incomplete)} subject(s) who have not answered all {sets.images_per_set} images: {incomplete}")
+        log(
+            f"left out {len(incomplete)} subject(s) who have not answered all "
+            f"{sets.images_per_set} images: {incomplete}"
+        )
     if tidy.empty:
         notes.append(f"No complete human responses yet ({len(incomplete)} subject(s) in progress): LeNet side only")
         log(f"WARNING: {notes[-1]}")
@@ -116,7 +131,10 @@ def analyse(
     write_csv(per_unit, per_unit_csv)
     write_csv(summary, summary_csv)
     for row in summary.itertuples():
-        log(f"{row.population:9s} {row.noise:8s} level {row.level:<5g} n={row.n:<3d} accuracy {row.mean:.3f} sd {row.sd:.3f}")
+        log(
+            f"{row.population:9s} {row.noise:8s} level {row.level:<5g} n={row.n:<3d} "
+            f"accuracy {row.mean:.3f} sd {row.sd:.3f}"
+        )
     plot_figure8(summary, notes, confidence, figure)
     return summary
 

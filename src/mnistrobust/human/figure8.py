@@ -41,7 +41,9 @@ def _curve(summary: pd.DataFrame, population: str, noise: str) -> pd.DataFrame:
 def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float, output: str | os.PathLike) -> None:
     """Mean accuracy against the level's design dist for each noise type, bands = confidence region
     (clipped to the possible 0..100%); USPS digits as one point per population."""
-    figure, axes = plt.subplots(1, 3, figsize=(12.5, 4.2), gridspec_kw={"width_ratios": [3, 3, 1.2]}, layout="constrained")
+    figure, axes = plt.subplots(
+        1, 3, figsize=(12.5, 4.2), gridspec_kw={"width_ratios": [3, 3, 1.2]}, layout="constrained"
+    )
     populations = [population for population in (LENET, HUMAN, SIMULATED) if population in set(summary["population"])]
     for axis, (noise, (title, strength)) in zip(axes, PANELS.items()):
         for population in populations:
@@ -64,7 +66,9 @@ def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float,
     for position, population in enumerate(populations):
         row = summary[(summary["population"] == population) & (summary["noise"] == USPS)].iloc[0]
         error = [[100 * (row["mean"] - max(row["ci_low"], 0))], [100 * (min(row["ci_high"], 1) - row["mean"])]]
-        usps_axis.errorbar([position], [100 * row["mean"]], yerr=error if row["n"] > 1 else None, capsize=4, **STYLE[population])
+        usps_axis.errorbar(
+            [position], [100 * row["mean"]], yerr=error if row["n"] > 1 else None, capsize=4, **STYLE[population]
+        )
     usps_axis.set_xticks(range(len(populations)), [SHORT_NAMES[population] for population in populations], fontsize=8)
     usps_axis.set_xlim(-0.6, len(populations) - 0.4)
     usps_axis.set_ylim(0, 102)

@@ -95,12 +95,16 @@ class ResponseStore:
         if row is None:
             db.execute("INSERT INTO study (key, value) VALUES (?, ?)", (key, value))
         elif row[0] != value:
-            raise DataError(f"response database {self.path} {problem} ({key} is {row[0]!r}, here {value!r}); use another --db")
+            raise DataError(
+                f"response database {self.path} {problem} ({key} is {row[0]!r}, here {value!r}); use another --db"
+            )
 
     def register(self, subject_id: str) -> None:
         """Record the subject's consent (once; a returning subject keeps the first time)."""
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO subjects (subject_id, consented_at) VALUES (?, ?)", (subject_id, now_utc()))
+            db.execute(
+                "INSERT OR IGNORE INTO subjects (subject_id, consented_at) VALUES (?, ?)", (subject_id, now_utc())
+            )
 
     def is_registered(self, subject_id: str) -> bool:
         with self._transaction() as db:
@@ -148,7 +152,9 @@ def read_database(path: PathLike) -> Responses:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             study = dict(connection.execute("SELECT key, value FROM study").fetchall())
-            answers = pd.read_sql_query(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers ORDER BY subject_id, image_id", connection)
+            answers = pd.read_sql_query(
+                f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers ORDER BY subject_id, image_id", connection
+            )
         finally:
             connection.close()
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:

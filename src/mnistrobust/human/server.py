@@ -162,7 +162,9 @@ def _json_body(fields: dict[str, type]) -> dict:
     if not isinstance(body, dict):
         raise BadRequest(400, "the body must be a JSON object")
     if set(body) != set(fields):
-        raise BadRequest(400, f"the body must have exactly the keys {sorted(fields)}, got {sorted(map(str, body))[:10]}")
+        raise BadRequest(
+            400, f"the body must have exactly the keys {sorted(fields)}, got {sorted(map(str, body))[:10]}"
+        )
     for key, kind in fields.items():
         value = body[key]
         # bool is an int in Python; JSON true is not an answer.
@@ -180,7 +182,9 @@ def open_experiment(stimuli_path: PathLike, db_path: PathLike, simulated: bool =
     """The app for a stimulus file and a database (``simulated``: tests' simulated subjects)."""
     stimuli = load_stimuli(stimuli_path)
     if stimuli.attrs.get("group") != "subjects":
-        raise ConfigError(f"{stimuli_path} holds the {stimuli.attrs.get('group')!r} sets; serve the subjects' stimulus file")
+        raise ConfigError(
+            f"{stimuli_path} holds the {stimuli.attrs.get('group')!r} sets; serve the subjects' stimulus file"
+        )
     return create_app(stimuli, ResponseStore(db_path, stimuli.digest, simulated=simulated))
 
 

@@ -38,7 +38,9 @@ def simulated_answers(sets: StimulusSets, subject_id: str, seed: int = 0) -> lis
     return plan
 
 
-def simulate_subjects(stimuli_path: PathLike, db_path: PathLike, subject_ids: Sequence[str] | None = None, seed: int = 0) -> int:
+def simulate_subjects(
+    stimuli_path: PathLike, db_path: PathLike, subject_ids: Sequence[str] | None = None, seed: int = 0
+) -> int:
     """Let simulated subjects answer their whole sets into a database flagged simulated; returns the answer count."""
     sets = load_stimuli(stimuli_path)
     store = ResponseStore(db_path, sets.digest, simulated=True)

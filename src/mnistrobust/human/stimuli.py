@@ -159,7 +159,10 @@ def build_stimulus_file(
         "digest": _digest(stacked),
     }
     _write(output, list(set_ids), stacked, levels, attrs)
-    log(f"wrote {len(set_ids)} {settings['mode']} set(s) of {stacked['labels'].shape[1]} images to {output} (digest {attrs['digest'][:12]})")
+    log(
+        f"wrote {len(set_ids)} {settings['mode']} set(s) of {stacked['labels'].shape[1]} images to {output} "
+        f"(digest {attrs['digest'][:12]})"
+    )
 
 
 def _check_settings(settings: Mapping, sets: int) -> None:
@@ -179,17 +182,29 @@ def _load_pools(mnist_h5, usps_h5, sign_map, test_images: int, settings: Mapping
     if len(sign) < len(mnist):
         raise DataError(f"sign map {sign_map} covers {len(sign)} test images, the stimuli draw from {len(mnist)}")
     usps, usps_labels = load_usps(usps_h5)
-    return _Pools(mnist, labels, sign[: len(mnist)], resize_usps(usps, settings["usps_digit_size"]), usps_labels, str(sign_attrs.get("model", "?")))
+    return _Pools(
+        mnist,
+        labels,
+        sign[: len(mnist)],
+        resize_usps(usps, settings["usps_digit_size"]),
+        usps_labels,
+        str(sign_attrs.get("model", "?")),
+    )
 
 
 def _check_pool_sizes(pools: _Pools, settings: Mapping) -> None:
     needed = set_size(settings) - NUM_CLASSES * settings["usps_per_digit"]
     if needed > len(pools.mnist):
-        raise ConfigError(f"a stimulus set needs {needed} distinct MNIST test images, only {len(pools.mnist)} are used (data.test_images)")
+        raise ConfigError(
+            f"a stimulus set needs {needed} distinct MNIST test images, "
+            f"only {len(pools.mnist)} are used (data.test_images)"
+        )
     for digit in range(NUM_CLASSES):
         available = int((pools.usps_labels == digit).sum())
         if available < settings["usps_per_digit"]:
-            raise DataError(f"USPS has {available} test images of digit {digit}, {settings['usps_per_digit']} needed per set")
+            raise DataError(
+                f"USPS has {available} test images of digit {digit}, {settings['usps_per_digit']} needed per set"
+            )
 
 
 def _draw_set(pools: _Pools, settings: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -217,13 +232,19 @@ def _draw_set(pools: _Pools, settings: Mapping, rng: np.random.Generator) -> dic
         parts.append(_block(pixels, pools.mnist_labels[index].numpy(), noise, level, dist, index.numpy()))
     usps_index = np.concatenate(
         [
-            rng.choice(np.flatnonzero(pools.usps_labels.numpy() == digit), size=settings["usps_per_digit"], replace=False)
+            rng.choice(
+                np.flatnonzero(pools.usps_labels.numpy() == digit), size=settings["usps_per_digit"], replace=False
+            )
             for digit in range(NUM_CLASSES)
         ]
     )
     nan = np.full(len(usps_index), np.nan)
     usps_index_t = torch.from_numpy(usps_index)
-    parts.append(_block(to_pixels(pools.usps[usps_index_t]), pools.usps_labels[usps_index_t].numpy(), USPS, np.nan, nan, usps_index))
+    parts.append(
+        _block(
+            to_pixels(pools.usps[usps_index_t]), pools.usps_labels[usps_index_t].numpy(), USPS, np.nan, nan, usps_index
+        )
+    )
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
@@ -315,8 +336,14 @@ def load_stimuli(path: PathLike) -> StimulusSets:
             )
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"stimulus file {path} is corrupt or incomplete: {exc}") from exc
-    if sets.images.ndim != 4 or sets.images.shape[0] != len(sets.set_ids) or sets.images.shape[2:] != (MNIST_SIDE, MNIST_SIDE):
-        raise DataError(f"stimulus file {path}: images of shape {sets.images.shape} do not match {len(sets.set_ids)} sets of 28x28")
+    if (
+        sets.images.ndim != 4
+        or sets.images.shape[0] != len(sets.set_ids)
+        or sets.images.shape[2:] != (MNIST_SIDE, MNIST_SIDE)
+    ):
+        raise DataError(
+            f"stimulus file {path}: images of shape {sets.images.shape} do not match {len(sets.set_ids)} sets of 28x28"
+        )
     return sets
 
 

@@ -99,7 +99,9 @@ def _read_export(path: Path, sets: StimulusSets) -> pd.DataFrame:
     digests = set(exported["stimuli_digest"])
     populations = set(exported["population"])
     if digests - {sets.digest}:
-        raise DataError(f"{path} answers another stimulus file (digest {sorted(digests)[0][:12]}, here {sets.digest[:12]})")
+        raise DataError(
+            f"{path} answers another stimulus file (digest {sorted(digests)[0][:12]}, here {sets.digest[:12]})"
+        )
     if len(populations) > 1 or populations - {HUMAN, SIMULATED}:
         raise DataError(f"{path}: population must be all {HUMAN!r} or all {SIMULATED!r}, found {sorted(populations)}")
     # Rebuilt from the stimulus file, so an edited label or noise column cannot slip in.
