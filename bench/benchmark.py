@@ -4,7 +4,7 @@ Never a test: run it by hand (``make bench``) on a quiet machine. Each variant i
 in this one process (the parallel-training variant in two child processes), results are
 printed and appended to bench/results.csv with the machine, torch version and config.
 
-    python bench/benchmark.py [--levels-measured 10] [--train-iterations 300]
+    python bench/benchmark.py [--levels-measured 10] [--train-iterations 300] [--sections train group sweep]
 
 Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
 """
@@ -26,8 +26,8 @@ from torch.nn import functional as F
 
 from mnistrobust.attacks import apply_sign, gradient_sign, input_gradient
 from mnistrobust.evaluation import noise_strengths, sweep
-from mnistrobust.models import LeNet
-from mnistrobust.training import SolverSpec, train
+from mnistrobust.models import LeNet, LeNetGroup
+from mnistrobust.training import SolverSpec, train, train_group
 
 RESULTS = Path(__file__).with_name("results.csv")
 LEVELS = 100
@@ -97,6 +97,32 @@ def parallel_train_images_per_second(iterations: int, processes: int) -> float:
     return sum(rates)
 
 
+def grouped_training(rows: list[dict], iterations: int, group_size: int) -> None:
+    """One LeNet alone vs ``group_size`` LeNets as one LeNetGroup, same iterations, 2 threads:
+    what the human study's 20 LeNets cost (lenet alone + lenet_seed2..20 as a group)."""
+    torch.set_num_threads(2)
+    images, labels = fake_mnist(60_000)
+    spec = SolverSpec(iterations=iterations, log_every=10**9)
+    started = time.perf_counter()
+    train(lenet(), images, labels, spec, seed=0, log=lambda _: None)
+    alone = time.perf_counter() - started
+    group = LeNetGroup([lenet(seed) for seed in range(group_size)])
+    started = time.perf_counter()
+    train_group(group, images, labels, spec, list(range(group_size)), log=lambda _: None)
+    grouped = time.perf_counter() - started
+    per_model = iterations * spec.batch_size
+    record(rows, "train: one LeNet alone, 2 threads", per_model / alone, "images/s")
+    record(rows, f"train: group of {group_size} LeNets, 2 threads (aggregate)", group_size * per_model / grouped, "images/s")
+    record(rows, f"train: group of {group_size}, speed-up per model over alone", alone * group_size / grouped, "x")
+    record(
+        rows,
+        f"train: 1 alone + group of {group_size} = {group_size + 1} LeNets, in single-LeNet trainings",
+        (alone + grouped) / alone,
+        "trainings",
+        f"{iterations} iterations each, timed back to back",
+    )
+
+
 def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured: int) -> float:
     """Eager, level by level, the gradient recomputed at every level (what attack libraries do)."""
     started = time.perf_counter()
@@ -123,32 +149,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
     parser.add_argument("--train-iterations", type=int, default=300)
+    parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
+    parser.add_argument("--sections", nargs="+", choices=["train", "group", "sweep"], default=["train", "group", "sweep"])
     args = parser.parse_args()
     torch.set_num_threads(2)
     rows: list[dict] = []
     print(f"machine: {machine()}; torch {torch.__version__}; {torch.get_num_threads()} threads\n")
+    if "train" in args.sections:
+        training_variants(rows, args.train_iterations)
+    if "group" in args.sections:
+        grouped_training(rows, args.train_iterations, args.group_size)
+    if "sweep" in args.sections:
+        sweep_variants(rows, args.levels_measured)
+    record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
+    append_rows(rows)
 
-    record(rows, "train: eager NCHW torch.optim.SGD batch 64, 2 threads", eager_train_images_per_second(args.train_iterations), "images/s")
-    record(rows, "train: ours (channels_last, Caffe SGD), 2 threads", our_train_images_per_second(args.train_iterations, 2), "images/s")
-    record(rows, "train: ours, 1 thread", our_train_images_per_second(args.train_iterations, 1), "images/s")
-    record(
-        rows,
-        "train: ours, 2 models in parallel x 1 thread (aggregate)",
-        parallel_train_images_per_second(args.train_iterations, 2),
-        "images/s",
-    )
+
+def training_variants(rows: list[dict], iterations: int) -> None:
+    record(rows, "train: eager NCHW torch.optim.SGD batch 64, 2 threads", eager_train_images_per_second(iterations), "images/s")
+    record(rows, "train: ours (channels_last, Caffe SGD), 2 threads", our_train_images_per_second(iterations, 2), "images/s")
+    record(rows, "train: ours, 1 thread", our_train_images_per_second(iterations, 1), "images/s")
+    record(rows, "train: ours, 2 models in parallel x 1 thread (aggregate)", parallel_train_images_per_second(iterations, 2), "images/s")
     torch.set_num_threads(2)
 
+
+def sweep_variants(rows: list[dict], levels_measured: int) -> None:
+    torch.set_num_threads(2)
     model = lenet()
     images, labels = fake_mnist(TEST_IMAGES, seed=1)
     strengths = noise_strengths(0.6, LEVELS)
     started = time.perf_counter()
     sign = gradient_sign(model, images, labels)
     record(rows, "fgsm: sign map, 10k images (once per model)", time.perf_counter() - started, "s")
-    scaled = f"timed on {args.levels_measured} levels, scaled to {LEVELS}"
-    record(rows, "fgsm sweep: gradient per level, NCHW, batch 1000", per_level_gradient_sweep_seconds(model, images, labels, strengths, args.levels_measured), "s", scaled)
-    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 64", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, args.levels_measured, 64), "s", scaled)
-    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 512", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, args.levels_measured, 512), "s", scaled)
+    scaled = f"timed on {levels_measured} levels, scaled to {LEVELS}"
+    record(rows, "fgsm sweep: gradient per level, NCHW, batch 1000", per_level_gradient_sweep_seconds(model, images, labels, strengths, levels_measured), "s", scaled)
+    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 64", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, levels_measured, 64), "s", scaled)
+    record(rows, "fgsm sweep: sign reuse, NCHW, no_grad, batch 512", level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, levels_measured, 512), "s", scaled)
     for batch in (256, 512, 1024):
         started = time.perf_counter()
         sweep(lenet(), images, labels, "fgsm", strengths, sign=sign, batch_size=batch, log=lambda _: None)
@@ -156,8 +192,9 @@ def main() -> None:
     started = time.perf_counter()
     sweep(lenet(), images, labels, "gaussian", noise_strengths(1.0, LEVELS), batch_size=512, log=lambda _: None)
     record(rows, "gaussian sweep: ours, batch 512", time.perf_counter() - started, "s", "all 100 levels")
-    record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
 
+
+def append_rows(rows: list[dict]) -> None:
     stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": "cpu"}
     new_file = not RESULTS.exists()
     with open(RESULTS, "a", newline="") as handle:
