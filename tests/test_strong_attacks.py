@@ -254,3 +254,12 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     assert "first 40 MNIST test images" in markdown and "PGD-trained 4 iterations" in markdown
     assert (results / "figures/strong_attacks_error_vs_eps.png").stat().st_size > 10_000
     assert not math.isnan(table.loc[table["method"] == "No method", "pgd_dist"].iloc[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("enabled", [True, False])
+def test_default_target_has_the_extended_table_only_when_enabled(tmp_path, mnist_dir, enabled):
+    config = _small_config_with(tmp_path, strong_attacks={"enabled": enabled})
+    result = run_snakemake(tmp_path / "work", mnist_dir, "-n", config=config)
+    assert ("strong_attacks_table" in result.stdout) is enabled
+    assert "table2" in result.stdout
