@@ -81,7 +81,7 @@ def training_groups():
 
 
 def individually_trained_model():
-    """Wildcard pattern for rule train_model: any model name except a training group's
+    """Wildcard pattern of train_model's {model}: any model name except a training group's
     member (those come from their group's rule, so no file has two producing rules)."""
     grouped = [member for members in training_groups().values() for member in members]
     if not grouped:
