@@ -11,7 +11,7 @@ ifneq ($(strip $(DATA_DIR)),)
 DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist", usps_local_dir: "$(abspath $(DATA_DIR))/usps"}'
 endif
 
-.PHONY: install reproduce test lint bench bench-attacks bench-pipeline clean
+.PHONY: install reproduce test test-slurm lint bench bench-attacks bench-pipeline clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ reproduce: install
 
 test: install
 	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q
+
+# The small workflow through profiles/slurm on a throw-away single-node SLURM cluster
+# (tests/slurm/local_cluster.sh: apt-get installs slurmctld slurmd munge if missing; needs root).
+test-slurm: install
+	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q tests/slurm
 
 lint: install
 	$(BIN)/snakemake --lint

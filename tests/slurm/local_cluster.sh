@@ -80,11 +80,13 @@ write_config() {
         -e "s|@CTLD_PORT@|$CTLD_PORT|g" -e "s|@SLURMD_PORT@|$SLURMD_PORT|g" \
         "$HERE/slurm.conf.in" >"$state_dir/slurm.conf"
     # One device file per advertised GPU (slurmd counts them): links to /dev/null.
+    # SLURM_TEST_GPUS=0: a node without GPUs, where GPU requests are refused.
     local gpu
+    : >"$state_dir/gres.conf"
     for gpu in $(seq 0 $((GPUS - 1))); do
         ln -sfn /dev/null "$state_dir/fake_gpu$gpu"
+        echo "Name=gpu File=$state_dir/fake_gpu$gpu" >>"$state_dir/gres.conf"
     done
-    echo "Name=gpu File=$state_dir/fake_gpu[0-$((GPUS - 1))]" >"$state_dir/gres.conf"
 }
 
 show_logs_and_fail() {
