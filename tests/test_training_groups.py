@@ -63,11 +63,11 @@ def test_grouped_training_matches_training_each_member_alone():
     spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
     seeds = [3, 7, 11]
     alone = [_lenet(seed) for seed in seeds]
-    for model, seed in zip(alone, seeds):
-        train(model, images, labels, spec, seed=seed, log=lambda _: None)
+    losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
     group = LeNetGroup([_lenet(seed) for seed in seeds])
     metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
     assert metrics["images_per_second"] > 0
+    assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-4)  # reported per member
     for model, state in zip(alone, group.member_state_dicts()):
         for name, tensor in model.state_dict().items():
             torch.testing.assert_close(state[name], tensor, atol=2e-5, rtol=1e-4, msg=name)

@@ -144,9 +144,7 @@ def train_group(
         batch = images[index].squeeze(2)  # B, K, 28, 28: member k's images in channel k
         return batch.contiguous(memory_format=torch.channels_last), labels[index].T  # labels: K, B
 
-    metrics = _caffe_sgd_loop(group, spec, next_batch, spec.batch_size * group.size, log, 0)
-    metrics["final_loss"] /= group.size
-    return metrics
+    return _caffe_sgd_loop(group, spec, next_batch, spec.batch_size * group.size, log, 0, members=group.size)
 
 
 def _parameter_device(model: nn.Module) -> torch.device:
@@ -160,9 +158,11 @@ def _caffe_sgd_loop(
     images_per_step: int,
     log: Callable[[str], None],
     start_iteration: int,
+    members: int = 1,
 ) -> dict[str, float]:
     """The training loop shared by single networks and groups: NLL summed over the leading
-    output dimensions except the batch, Caffe SGD with the inv schedule, progress lines."""
+    output dimensions except the batch, Caffe SGD with the inv schedule, progress lines
+    (with the loss per member)."""
     # channels_last roughly doubles LeNet's CPU throughput (measured in bench/).
     model.to(memory_format=torch.channels_last).train()
     optimizer = CaffeSGD(model, spec)
@@ -181,7 +181,7 @@ def _caffe_sgd_loop(
         if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
             count = (step + 1) % spec.log_every or spec.log_every
             lr = spec.learning_rate(start_iteration + step)
-            last_loss = running_loss.item() / count
+            last_loss = running_loss.item() / count / members
             log(_progress_line(step + 1, spec.iterations, last_loss, lr, (step + 1) * images_per_step, started))
             running_loss.zero_()
     model.eval()
