@@ -12,8 +12,6 @@ bench/results.csv with the same columns as bench/benchmark.py. Never a test:
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
 import time
 
 import numpy as np
@@ -21,7 +19,7 @@ import torch
 from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
-from benchmark import RESULTS, machine, record
+from benchmark import append_rows, record
 from mnistrobust.checkpoints import load_model
 from mnistrobust.data import load_split
 from mnistrobust.iterative_attacks import PGDSettings, pgd_outcome
@@ -42,19 +40,6 @@ def art_pgd_errors(model, images, labels, settings: PGDSettings) -> list[float]:
         examples = attack.generate(images.numpy(), y=labels.numpy())
         errors.append(float((classifier.predict(examples, batch_size=1000).argmax(1) != labels.numpy()).mean()))
     return errors
-
-
-def append_rows(rows: list[dict]) -> None:
-    """Same columns as bench/benchmark.py's rows."""
-    stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": "cpu"}
-    new_file = not RESULTS.exists()
-    with open(RESULTS, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*stamp, "benchmark", "value", "unit", "note"])
-        if new_file:
-            writer.writeheader()
-        for row in rows:
-            writer.writerow({**stamp, **row})
-    print(f"\nappended {len(rows)} rows to {RESULTS}")
 
 
 def main() -> None:
