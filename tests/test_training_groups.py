@@ -9,7 +9,7 @@ from mnistrobust.checkpoints import load_model
 from mnistrobust.errors import ConfigError
 from mnistrobust.models import LeNet, LeNetGroup
 from mnistrobust.naming import check_training_groups
-from mnistrobust.training import SolverSpec, train, train_group, train_group_checkpoints
+from mnistrobust.training import SolverSpec, train, train_checkpoint, train_group, train_group_checkpoints
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -106,15 +106,22 @@ def test_training_group_config_errors_name_the_problem(groups, message):
         check_training_groups(groups, MODELS)
 
 
-def test_group_checkpoints_are_ordinary_lenet_checkpoints(mnist_h5_file, tmp_path):
+def test_group_checkpoints_on_the_cpu_are_the_checkpoints_train_model_makes(mnist_h5_file, tmp_path):
+    """On the CPU a group trains its members one by one: bit-identical to train_checkpoint."""
     names = ["a", "b"]
     paths = {name: str(tmp_path / f"{name}.pt") for name in names}
     solver = {"batch_size": 32, "log_every": 5}
-    train_group_checkpoints(
-        str(mnist_h5_file), paths, MODELS, solver, train_images=512, test_images=200, log=lambda _: None
-    )
+    quiet = {"train_images": 512, "test_images": 200, "log": lambda _: None}
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **quiet)
+    alone = tmp_path / "b_alone.pt"
+    train_checkpoint(str(mnist_h5_file), str(alone), "b", MODELS["b"], solver, **quiet)
     for name in names:
         model, meta = load_model(paths[name])
         assert isinstance(model, LeNet)
-        assert meta["seed"] == MODELS[name]["seed"] and meta["trained_as_group_of"] == 2
+        assert meta["seed"] == MODELS[name]["seed"] and meta["trained_in_group_of"] == 2
+        assert meta["trained_as_grouped_network"] is False
         assert meta["solver"]["iterations"] == 10 and 0.0 <= meta["metrics"]["clean_test_error"] <= 1.0
+    reference, _ = load_model(alone)
+    grouped, _ = load_model(paths["b"])
+    for key, tensor in reference.state_dict().items():
+        assert torch.equal(grouped.state_dict()[key], tensor), key
