@@ -25,8 +25,11 @@ reproduce: install
 	$(BIN)/snakemake --cores $(CORES) $(DATA_CONFIG) $(SNAKEMAKE_ARGS)
 	$(BIN)/snakemake --cores 1 $(DATA_CONFIG) --report results/report.html
 
+# Two pytest workers, one test file each at a time: the small end-to-end run
+# (test_workflow.py) runs beside the other files instead of before them.
+TEST_WORKERS ?= 2
 test: install
-	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q
+	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The small workflow through profiles/slurm on a throw-away single-node SLURM cluster
 # (tests/slurm/local_cluster.sh: apt-get installs slurmctld slurmd munge if missing; needs root).

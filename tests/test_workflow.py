@@ -1,5 +1,6 @@
-"""The workflow as a user runs it: dry runs, bad input, the small config end to end,
-determinism, reruns of single targets, and recovery from a hard kill."""
+"""The workflow as a user runs it on the small config end to end: every output, the report,
+determinism, reruns of single targets, and recovery from a hard kill. (Dry runs and bad
+input: test_workflow_dry_runs.py, so that they run beside this file under pytest -n.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, SMALL_CONFIG, run_snakemake, snakemake_command
+from conftest import REPO, SMALL_CONFIG, planned_jobs, run_snakemake, snakemake_command
 
 FIGURES = [
     "fig1_noise_examples",
@@ -51,105 +51,11 @@ LENET_CURVES = ["results/sweeps/lenet/gaussian.csv", "results/sweeps/lenet/fgsm.
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def planned_jobs(stdout: str) -> dict[str, int]:
-    """Parse the 'Job stats' table of a dry run into {rule: count}."""
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", stdout, flags=re.MULTILINE) if rule != "total"}
-
-
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, mnist_dir) -> Path:
     workdir = tmp_path_factory.mktemp("small_run")
     run_snakemake(workdir, mnist_dir)
     return workdir
-
-
-def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", config=str(REPO / "config.yaml"))
-    jobs = planned_jobs(result.stdout)
-    assert jobs == {
-        "mnist": 1,
-        "train_model": 3,  # lenet, lenet_inp, lenet_all
-        "train_group_lenet_seeds": 1,  # lenet_seed2..20 as one grouped network
-        "train_dae": 1,
-        "adversarial_pool": 5,
-        "adversarial_stage": 5,
-        "lowpass_calibration": 1,
-        "fgsm_sign_map": 19,  # 14 methods end to end + 5 with preprocessing oblivious
-        "sweep": 33,  # 14 methods x (gaussian, fgsm) + 5 oblivious
-        "table2": 1,
-        "figure1": 1,
-        "error_curves_figure": 7,
-        "usps": 1,
-        "human_stimuli": 2,  # the subjects' sets and the LeNets' sets
-        "human_lenet_answers": 1,
-        "human_analysis": 1,
-        "all": 1,
-    }
-
-
-@pytest.mark.parametrize(
-    ("override", "named"),
-    [
-        ({"evaluation": {"levels": 1}}, "levels"),
-        ({"evaluation": {"max_strength": {"fgsm": -0.1}}}, "fgsm"),
-        ({"models": {"lenet": {"arch": "resnet"}}}, "resnet"),
-        ({"data": {"mnist_sources": ["ftp"]}}, "ftp"),
-        ({"surprise": 1}, "surprise"),
-        ({"baseline_method": "nosuch"}, "nosuch"),
-        ({"methods": {"lenet": {"preprocess": "lowpass9", "members": ["lenet"]}}}, "lowpass9"),
-        ({"methods": {"lenet": {"preprocess": "none", "members": ["adv_stage7"]}}}, "adv_stage7"),
-        ({"methods": {"lenet": {"preprocess": "none", "members": ["ghost"]}}}, "ghost"),
-        ({"training_groups": {"lenet_seeds": ["lenet_seed2", "phantom"]}}, "phantom"),
-        ({"training_groups": {"mixed": ["lenet", "lenet_inp"]}}, "share iterations and dropout"),
-        ({"adversarial": {"stages": 0}}, "stages"),
-        ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),
-        ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "no preprocessing"),
-    ],
-)
-def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
-    bad = tmp_path / "bad.yaml"
-    small = yaml.safe_load(SMALL_CONFIG.read_text())
-    for key, value in override.items():
-        small[key] = {**small.get(key, {}), **value} if isinstance(value, dict) and isinstance(small.get(key), dict) else value
-    bad.write_text(yaml.safe_dump(small))
-    result = run_snakemake(tmp_path, mnist_dir, "-n", config=str(bad), check=False)
-    assert result.returncode != 0
-    assert named in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
-
-
-@pytest.mark.parametrize(
-    ("target", "message"),
-    [
-        ("results/sweeps/nosuch/fgsm.csv", "unknown method 'nosuch'"),
-        ("results/sweeps/lenet/saltpepper.csv", "unknown noise 'saltpepper'"),
-        ("results/sweeps/lenet/fgsm_oblivious.csv", "no preprocessing"),
-        ("results/models/nosuch.pt", "unknown model 'nosuch'"),
-        ("results/adversarial/stage9.pt", "stage 9 does not exist"),
-        ("results/adversarial/pool_stage0.h5", "stage 0 does not exist"),
-        ("results/attacks/lenet/gaussian_sign.h5", "has no gradient-sign map"),
-        ("results/figures/fig99.png", "unknown figure 'fig99'"),
-    ],
-)
-def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target, message):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", target, check=False)
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
-
-
-def test_corrupt_data_file_stops_the_data_rule_and_leaves_nothing(tmp_path, mnist_dir):
-    corrupt = tmp_path / "mnist_corrupt"
-    corrupt.mkdir()
-    for source in mnist_dir.iterdir():
-        (corrupt / source.name).write_bytes(source.read_bytes())
-    gz = corrupt / "t10k-labels-idx1-ubyte.gz"
-    gz.write_bytes(gz.read_bytes()[: len(gz.read_bytes()) // 2])
-    workdir = tmp_path / "work"
-    result = run_snakemake(workdir, corrupt, "results/data/mnist.h5", check=False)
-    assert result.returncode != 0
-    log = (workdir / "results/logs/mnist.log").read_text()
-    assert "t10k-labels-idx1-ubyte" in log and "ERROR" in log
-    assert not (workdir / "results/data").exists() or list((workdir / "results/data").iterdir()) == []
 
 
 def test_small_config_produces_every_table_and_figure(small_run):
@@ -241,16 +147,6 @@ def test_changing_an_evaluation_parameter_reruns_the_sweep_not_the_training(smal
     assert "train_model" not in jobs and "mnist" not in jobs
 
 
-def test_asking_for_one_curve_runs_only_what_it_needs(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", "results/sweeps/lenet/gaussian.csv")
-    assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "sweep": 1}
-
-
-def test_asking_for_one_adversarial_stage_runs_its_chain_only(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", "results/adversarial/stage2.pt")
-    assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "adversarial_pool": 2, "adversarial_stage": 2}
-
-
 def test_one_stage_can_be_rerun_alone(small_run, mnist_dir):
     result = run_snakemake(small_run, mnist_dir, "-n", "--force", "results/adversarial/stage3.pt")
     assert planned_jobs(result.stdout) == {"adversarial_stage": 1}
@@ -303,18 +199,6 @@ def test_hard_kill_mid_job_leaves_nothing_finished_and_rerun_matches(small_run, 
         uninterrupted = pd.read_csv(small_run / f"results/sweeps/lenet/{noise}.csv")
         pd.testing.assert_frame_equal(ours[["strength", "error"]], uninterrupted[["strength", "error"]])
         assert ours["dist"].to_numpy() == pytest.approx(uninterrupted["dist"].to_numpy(), abs=1e-6)
-
-
-def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
-    lint = subprocess.run(
-        snakemake_command(tmp_path, mnist_dir, "--lint"), capture_output=True, text=True, timeout=300
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "good condition" in lint.stdout + lint.stderr
-    snakefmt = Path(sys.executable).parent / "snakefmt"  # the venv's, beside its python
-    files = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
-    formatted = subprocess.run([str(snakefmt), "--check", *files], capture_output=True, text=True, cwd=REPO)
-    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
 def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
