@@ -229,11 +229,26 @@ def train_checkpoint(
     model.reset_parameters(model_spec["seed"])
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
     metrics = train(model.to(device), images, labels, spec, seed=model_spec["seed"], log=log)
-    model.cpu()
-    metrics["clean_test_error"] = clean_error(model, test_x, test_y)
-    metrics["test_images"] = len(test_x)
+    return _save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
+
+
+def _save_trained(
+    checkpoint: str,
+    name: str,
+    model_spec: dict,
+    spec: SolverSpec,
+    model: nn.Module,
+    metrics: dict,
+    train_images: int,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    log: Callable[[str], None],
+    **extra_meta,
+) -> dict[str, float]:
+    """Measure a trained classifier's clean test error and save it with how it was made."""
+    metrics = {**metrics, "clean_test_error": clean_error(model, test_x, test_y), "test_images": len(test_x)}
     log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
-    meta = checkpoint_meta(name, model_spec, spec, len(images), metrics)
+    meta = {**checkpoint_meta(name, model_spec, spec, train_images, metrics), **extra_meta}
     save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
     return metrics
 
@@ -282,13 +297,23 @@ def train_group_checkpoints(
             log(f"training {name}")
             per_member.append(train(member, images, labels, spec, seed=model_spec["seed"], log=log))
     for name, model_spec, member, metrics in zip(names, specs, members, per_member):
-        member_metrics = {**metrics, "clean_test_error": clean_error(member, test_x, test_y), "test_images": len(test_x)}
-        log(f"{name}: clean test error {100 * member_metrics['clean_test_error']:.2f}% on {len(test_x)} images")
-        meta = checkpoint_meta(name, model_spec, spec, len(images), member_metrics)
-        meta["trained_in_group_of"] = len(names)
-        meta["trained_as_grouped_network"] = grouped
-        save_checkpoint(checkpoints[name], member.to(memory_format=torch.contiguous_format), meta)
-    return {"train_seconds": sum(m["train_seconds"] for m in per_member) if not grouped else per_member[0]["train_seconds"]}
+        _save_trained(
+            checkpoints[name],
+            name,
+            model_spec,
+            spec,
+            member,
+            metrics,
+            len(images),
+            test_x,
+            test_y,
+            log,
+            trained_in_group_of=len(names),
+            trained_as_grouped_network=grouped,
+        )
+    return {
+        "train_seconds": sum(m["train_seconds"] for m in per_member) if not grouped else per_member[0]["train_seconds"]
+    }
 
 
 @dataclasses.dataclass(frozen=True)
