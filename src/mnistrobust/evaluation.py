@@ -14,11 +14,11 @@ from torch import nn
 from .artifacts import load_sign_map
 from .attacks import add_gaussian_noise, apply_sign
 from .data import load_split
-from .errors import ConfigError, DataError
+from .errors import ConfigError
 from .methods import build_method, build_preprocess
 from .models import Stacked, module_device
 from .naming import ATTACK_THREAT, NOISES, check_noise, lowpass_filters, noise_kind  # noqa: F401 (re-exported)
-from .storage import atomic_path
+from .storage import atomic_path, read_csv_checked
 
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
 
@@ -166,14 +166,7 @@ def run_sweep(
 
 def read_curve(path: str) -> pd.DataFrame:
     """Load a sweep CSV, checking it has the columns a curve must have."""
-    try:
-        curve = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"curve {path} cannot be read: {exc}") from exc
-    missing = set(CURVE_COLUMNS) - set(curve.columns)
-    if missing:
-        raise DataError(f"curve {path} lacks column(s) {sorted(missing)}")
-    return curve
+    return read_csv_checked(path, CURVE_COLUMNS, "curve")
 
 
 def lowpass_clean_errors(

@@ -35,7 +35,7 @@ from .iterative_attacks import (
 from .methods import build_method
 from .pgd_training import reference_budget
 from .plots import strong_attack_curves
-from .storage import atomic_path, write_text_atomic
+from .storage import atomic_path, read_csv_checked, write_text_atomic
 
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]
 ROBUST = "robust"  # the per-example worst case over every attack that ran
@@ -238,14 +238,7 @@ def evaluate_method(
 
 
 def read_results(path: str) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"strong-attack results {path} cannot be read: {exc}") from exc
-    missing = set(RESULT_COLUMNS) - set(table.columns)
-    if missing:
-        raise DataError(f"strong-attack results {path} lack column(s) {sorted(missing)}")
-    return table
+    return read_csv_checked(path, RESULT_COLUMNS, "strong-attack results")
 
 
 # ---------------------------------------------------------------------------------------

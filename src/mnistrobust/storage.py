@@ -1,4 +1,5 @@
-"""Atomic file output: nothing half-written is ever left under a final name.
+"""Files on disk: atomic output (nothing half-written is ever left under a final name)
+and checked reading of the tidy CSVs the rules pass between them.
 
 Every writer goes through :func:`atomic_path`: it hands out a temporary name in the
 target's directory and renames it over the target only after the block finished
@@ -10,8 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
 
 TMP_MARK = ".tmp-"
 
@@ -43,3 +48,16 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+def read_csv_checked(path: str | os.PathLike, columns: Iterable[str], what: str) -> pd.DataFrame:
+    """Read a CSV another rule wrote, or raise a DataError naming ``what`` and ``path``
+    when it cannot be read or lacks one of ``columns``."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{what} {path} cannot be read: {exc}") from exc
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise DataError(f"{what} {path} lacks column(s) {sorted(missing)}")
+    return table
