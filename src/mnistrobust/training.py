@@ -262,9 +262,9 @@ def train_group_checkpoints(
     test_images: int,
     log: Callable[[str], None] = print,
     device: torch.device | str = "cpu",
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
     """Train the networks ``checkpoints`` names (LeNets differing only in seed) in one job and
-    save each as the same checkpoint :func:`train_checkpoint` writes.
+    save each as the same checkpoint :func:`train_checkpoint` writes; returns each one's metrics.
 
     On CUDA they train at once as one :class:`LeNetGroup` (many small models fill a GPU
     that one batch-64 LeNet leaves idle). On the CPU they train one after another with
@@ -296,8 +296,8 @@ def train_group_checkpoints(
         for name, model_spec, member in zip(names, specs, members):
             log(f"training {name}")
             per_member.append(train(member, images, labels, spec, seed=model_spec["seed"], log=log))
-    for name, model_spec, member, metrics in zip(names, specs, members, per_member):
-        _save_trained(
+    return {
+        name: _save_trained(
             checkpoints[name],
             name,
             model_spec,
@@ -311,8 +311,7 @@ def train_group_checkpoints(
             trained_in_group_of=len(names),
             trained_as_grouped_network=grouped,
         )
-    return {
-        "train_seconds": sum(m["train_seconds"] for m in per_member) if not grouped else per_member[0]["train_seconds"]
+        for name, model_spec, member, metrics in zip(names, specs, members, per_member)
     }
 
 
