@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import h5py
@@ -26,7 +25,7 @@ from .errors import ConfigError, DataError
 from .evaluation import clean_error
 from .models import module_device
 from .naming import stage_model_name
-from .storage import atomic_path
+from .storage import atomic_path, check_attrs, read_hdf5
 from .training import SolverSpec, checkpoint_meta, train
 
 POOL_FORMAT = "mnistrobust-adversarial-pool/1"
@@ -57,24 +56,11 @@ def save_pool(path: str | os.PathLike, examples: torch.Tensor, labels: torch.Ten
 
 def load_pool(path: str | os.PathLike, expect: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """Read a pool, checking that its attributes (stage, eps, c, source model, ...) are the expected ones."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"adversarial pool {path} does not exist")
-    try:
-        with h5py.File(path, "r") as handle:
-            attrs = dict(handle.attrs)
-            images = torch.from_numpy(handle["images"][()])
-            labels = torch.from_numpy(handle["labels"][()].astype(np.int64))
-    except (OSError, KeyError) as exc:
-        raise DataError(f"adversarial pool {path} is corrupt or not a pool: {exc}") from exc
-    if attrs.get("format") != POOL_FORMAT:
-        raise DataError(f"{path} is not an {POOL_FORMAT} file")
-    for key, wanted in expect.items():
-        found = attrs.get(key)
-        found = found.item() if isinstance(found, np.generic) else found
-        same = np.isclose(found, wanted) if isinstance(wanted, float) and found is not None else found == wanted
-        if not same:
-            raise DataError(f"adversarial pool {path} was made with {key}={found!r}, expected {wanted!r}")
+    arrays, attrs = read_hdf5(
+        path, ["images", "labels"], "adversarial pool", hint="made by the adversarial_pool rule", file_format=POOL_FORMAT
+    )
+    check_attrs(path, "adversarial pool", attrs, expect)
+    images, labels = torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"].astype(np.int64))
     if images.ndim != 4 or len(images) != len(labels):
         raise DataError(f"adversarial pool {path} holds images {tuple(images.shape)} and {len(labels)} labels")
     return images, labels

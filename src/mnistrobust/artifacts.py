@@ -4,7 +4,6 @@ checked on reading against the attributes that say what they were made from."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import h5py
@@ -15,7 +14,7 @@ from .attacks import gradient_sign
 from .data import load_split
 from .errors import DataError
 from .methods import build_method
-from .storage import atomic_path
+from .storage import atomic_path, check_attrs, read_hdf5
 
 
 def save_sign_map(path: str | os.PathLike, sign: torch.Tensor, attrs: dict[str, Any]) -> None:
@@ -26,18 +25,9 @@ def save_sign_map(path: str | os.PathLike, sign: torch.Tensor, attrs: dict[str, 
 
 def load_sign_map(path: str | os.PathLike, expect: dict[str, Any] | None = None) -> tuple[torch.Tensor, dict]:
     """Read a sign map; ``expect`` lists attributes that must match (e.g. model, loss)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"sign map {path} does not exist")
-    try:
-        with h5py.File(path, "r") as handle:
-            sign = torch.from_numpy(handle["sign"][()])
-            attrs = dict(handle.attrs)
-    except (OSError, KeyError) as exc:
-        raise DataError(f"sign map {path} is corrupt or not a sign map: {exc}") from exc
-    for key, wanted in (expect or {}).items():
-        if attrs.get(key) != wanted:
-            raise DataError(f"sign map {path} was made with {key}={attrs.get(key)!r}, expected {wanted!r}")
+    arrays, attrs = read_hdf5(path, ["sign"], "sign map", hint="made by the fgsm_sign_map rule")
+    check_attrs(path, "sign map", attrs, expect or {})
+    sign = torch.from_numpy(arrays["sign"])
     if sign.dtype != torch.int8 or sign.ndim != 4:
         raise DataError(f"sign map {path} holds {sign.dtype} of shape {tuple(sign.shape)}, expected int8 N x 1 x 28 x 28")
     return sign, attrs

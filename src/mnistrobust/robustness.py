@@ -12,7 +12,6 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import h5py
 import pandas as pd
@@ -35,7 +34,7 @@ from .iterative_attacks import (
 from .methods import build_method
 from .pgd_training import reference_budget
 from .plots import strong_attack_curves
-from .storage import atomic_path, read_csv_checked, write_text_atomic
+from .storage import atomic_path, check_attrs, read_csv_checked, read_hdf5, write_text_atomic
 
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]
 ROBUST = "robust"  # the per-example worst case over every attack that ran
@@ -124,18 +123,9 @@ def make_transfer_examples(
 
 
 def load_transfer_examples(path: str | os.PathLike, source: str, eps: Sequence[float], images: int) -> torch.Tensor:
-    path = Path(path)
-    try:
-        with h5py.File(path, "r") as handle:
-            examples = torch.from_numpy(handle["examples"][()])
-            attrs = dict(handle.attrs)
-    except (OSError, KeyError) as exc:
-        raise DataError(f"transfer examples {path} are missing or corrupt: {exc}") from exc
-    made = {"source": attrs.get("source"), "eps": [float(e) for e in attrs.get("eps", [])], "images": attrs.get("images")}
-    wanted = {"source": source, "eps": [float(e) for e in eps], "images": images}
-    if made != wanted:
-        raise DataError(f"transfer examples {path} were made for {made}, expected {wanted}")
-    return examples
+    arrays, attrs = read_hdf5(path, ["examples"], "transfer examples", hint="made by the strong_transfer rule")
+    check_attrs(path, "transfer examples", attrs, {"source": source, "eps": [float(e) for e in eps], "images": images})
+    return torch.from_numpy(arrays["examples"])
 
 
 # ---------------------------------------------------------------------------------------

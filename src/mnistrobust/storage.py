@@ -1,5 +1,5 @@
 """Files on disk: atomic output (nothing half-written is ever left under a final name)
-and checked reading of the tidy CSVs the rules pass between them.
+and checked reading of the CSV and HDF5 files the rules pass between them.
 
 Every writer goes through :func:`atomic_path`: it hands out a temporary name in the
 target's directory and renames it over the target only after the block finished
@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
@@ -61,3 +63,43 @@ def read_csv_checked(path: str | os.PathLike, columns: Iterable[str], what: str)
     if missing:
         raise DataError(f"{what} {path} lacks column(s) {sorted(missing)}")
     return table
+
+
+def read_hdf5(
+    path: str | os.PathLike, datasets: Iterable[str], what: str, hint: str = "", file_format: str | None = None
+) -> tuple[dict, dict]:
+    """Read whole ``datasets`` and the root attributes of an HDF5 file another rule wrote.
+
+    Raises a DataError naming ``what`` and ``path`` when the file is missing (``hint``
+    says how to make it), unreadable, of another ``file_format`` (its ``format``
+    attribute), or lacks one of the datasets.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist{f' ({hint})' if hint else ''}")
+    try:
+        with h5py.File(path, "r") as handle:
+            attrs = dict(handle.attrs)
+            if file_format is not None and attrs.get("format") != file_format:
+                raise DataError(f"{path} is not an {file_format} file, so it cannot be a {what}")
+            return {name: handle[name][()] for name in datasets}, attrs
+    except (OSError, KeyError) as exc:  # h5py: OSError when corrupt or truncated, KeyError when a dataset is missing
+        raise DataError(f"{what} {path} is corrupt or incomplete: {exc}") from exc
+
+
+def check_attrs(path: str | os.PathLike, what: str, attrs: dict, expect: dict) -> None:
+    """Raise a DataError when an attribute of ``path`` differs from the expected value
+    (floats compared with a relative tolerance, so 0.1 read back from HDF5 matches)."""
+    for key, wanted in expect.items():
+        found = attrs.get(key)
+        found = found.item() if isinstance(found, np.generic) else found
+        if isinstance(found, np.ndarray):
+            found = found.tolist()
+        if isinstance(wanted, float) and isinstance(found, (int, float)):
+            same = bool(np.isclose(found, wanted))
+        elif isinstance(wanted, (list, tuple)) and isinstance(found, list) and len(found) == len(wanted):
+            same = all(np.isclose(a, b) if isinstance(b, float) else a == b for a, b in zip(found, wanted))
+        else:
+            same = found == wanted
+        if not same:
+            raise DataError(f"{what} {path} was made with {key}={found!r}, expected {wanted!r}")

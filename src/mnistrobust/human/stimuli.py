@@ -18,7 +18,6 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -29,7 +28,7 @@ from ..artifacts import load_sign_map
 from ..attacks import add_gaussian_noise, apply_sign
 from ..data import MNIST_SIDE, NUM_CLASSES, load_split, load_usps
 from ..errors import ConfigError, DataError
-from ..storage import atomic_path
+from ..storage import atomic_path, read_hdf5
 
 Log = Callable[[str], None]
 PathLike = str | os.PathLike
@@ -316,25 +315,20 @@ def _write(output: PathLike, set_ids: list[str], stacked: dict, levels: list[dic
 
 
 def load_stimuli(path: PathLike) -> StimulusSets:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"stimulus file {path} does not exist (build it with the human_stimuli rule)")
+    names = ["set_ids", "images", "labels", "noise", "level", "dist", "levels"]
+    arrays, attrs = read_hdf5(path, names, "stimulus file", hint="build it with the human_stimuli rule", file_format=FORMAT)
     try:
-        with h5py.File(path, "r") as h5:
-            attrs = dict(h5.attrs)
-            if attrs.get("format") != FORMAT:
-                raise DataError(f"{path} is not an {FORMAT} file")
-            sets = StimulusSets(
-                set_ids=[name.decode() for name in h5["set_ids"][()]],
-                images=h5["images"][()],
-                labels=h5["labels"][()].astype(np.int64),
-                noise=np.char.decode(h5["noise"][()]).astype(object),
-                level=h5["level"][()],
-                dist=h5["dist"][()],
-                levels=json.loads(h5["levels"][()]),
-                attrs=attrs,
-            )
-    except (OSError, KeyError, ValueError) as exc:
+        sets = StimulusSets(
+            set_ids=[name.decode() for name in arrays["set_ids"]],
+            images=arrays["images"],
+            labels=arrays["labels"].astype(np.int64),
+            noise=np.char.decode(arrays["noise"]).astype(object),
+            level=arrays["level"],
+            dist=arrays["dist"],
+            levels=json.loads(arrays["levels"]),
+            attrs=attrs,
+        )
+    except (AttributeError, ValueError) as exc:  # wrong dtypes or a levels field that is not JSON
         raise DataError(f"stimulus file {path} is corrupt or incomplete: {exc}") from exc
     if (
         sets.images.ndim != 4
