@@ -10,7 +10,8 @@ from mnistrobust.adversarial import AdversarialSpec, generate_pool, load_pool, m
 from mnistrobust.attacks import eq3_examples
 from mnistrobust.checkpoints import read_checkpoint, save_checkpoint
 from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.models import LeNet
+
+from model_support import seeded_lenet
 
 SETTINGS = {"base_model": "lenet", "stages": 2, "iterations_per_stage": 5, "eps": 0.2, "c": 0.5, "batch_size": 7}
 SOLVER = {"batch_size": 16, "base_lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "lr_gamma": 1e-4, "lr_power": 0.75, "bias_lr_mult": 2.0, "log_every": 5}
@@ -20,21 +21,15 @@ def _quiet(message: str) -> None:
     pass
 
 
-def _lenet(seed=0):
-    model = LeNet()
-    model.reset_parameters(seed)
-    return model.eval()
-
-
 @pytest.fixture
 def base_checkpoint(tmp_path):
     path = tmp_path / "lenet.pt"
-    save_checkpoint(path, _lenet(), {"name": "lenet", "arch": "lenet", "dropout": {}, "seed": 1})
+    save_checkpoint(path, seeded_lenet(), {"name": "lenet", "arch": "lenet", "dropout": {}, "seed": 1})
     return path
 
 
 def test_pool_is_eq3_of_every_image_whatever_the_batch_size():
-    model = _lenet()
+    model = seeded_lenet()
     x = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     y = torch.arange(10)
     pool = generate_pool(model, x, y, eps=0.2, c=0.5, batch_size=3)

@@ -19,15 +19,11 @@ from mnistrobust.attacks import (
 )
 from mnistrobust.models import LeNet
 
+from model_support import random_set, seeded_lenet
+
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def _lenet(seed: int = 0) -> LeNet:
-    model = LeNet()
-    model.reset_parameters(seed)
-    return model.eval()
 
 
 def _linear_model(seed: int = 0, dtype=torch.float32) -> nn.Sequential:
@@ -39,13 +35,6 @@ def _linear_model(seed: int = 0, dtype=torch.float32) -> nn.Sequential:
     return model.eval()
 
 
-def _data(n: int = 8, seed: int = 0, low: float = 0.0, high: float = 1.0, dtype=torch.float32):
-    g = _gen(seed)
-    x = low + (high - low) * torch.rand(n, 1, 28, 28, generator=g, dtype=dtype)
-    y = torch.randint(0, 10, (n,), generator=g)
-    return x, y
-
-
 def _reference_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     x = x.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(F.nll_loss(model(x), y, reduction="sum"), x)
@@ -54,8 +43,8 @@ def _reference_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch
 
 @pytest.mark.parametrize("batch_size", [3, 8, 1000])
 def test_gradient_sign_matches_independent_autograd(batch_size):
-    model = _lenet(0)
-    x, y = _data(8)
+    model = seeded_lenet(0)
+    x, y = random_set(8)
     sign = gradient_sign(model, x, y, batch_size=batch_size)
     assert sign.dtype == torch.int8
     assert sign.shape == x.shape
@@ -70,7 +59,7 @@ def test_gradient_sign_matches_independent_autograd(batch_size):
 
 def test_gradient_sign_on_linear_model_matches_analytic_gradient():
     model = _linear_model(3, torch.float64)
-    x, y = _data(4, seed=3, dtype=torch.float64)
+    x, y = random_set(4, seed=3, dtype=torch.float64)
     weight = model[1].weight.detach()
     probs = torch.softmax(x.flatten(1) @ weight.T + model[1].bias.detach(), dim=1)
     analytic = ((probs - F.one_hot(y, 10).double()) @ weight).reshape(x.shape)
@@ -82,18 +71,18 @@ def test_gradient_sign_restores_training_mode_and_uses_eval_mode():
     model = LeNet({"input": 0.5, "full": 0.5})
     model.reset_parameters(0)
     model.train()
-    x, y = _data(4)
+    x, y = random_set(4)
     first = gradient_sign(model, x, y)
     second = gradient_sign(model, x, y)
     assert model.training  # restored
     assert torch.equal(first, second)  # dropout was off while computing
-    plain = _lenet(0)
+    plain = seeded_lenet(0)
     assert torch.equal(first, gradient_sign(plain, x, y))
 
 
 def test_input_gradient_does_not_touch_inputs_or_parameters():
-    model = _lenet(0)
-    x, y = _data(2)
+    model = seeded_lenet(0)
+    x, y = random_set(2)
     before = x.clone()
     input_gradient(model, x, y)
     assert torch.equal(x, before)
@@ -102,7 +91,7 @@ def test_input_gradient_does_not_touch_inputs_or_parameters():
 
 
 def test_apply_sign_unclipped_moves_each_nonzero_sign_pixel_by_exactly_eps():
-    x, _ = _data(6, low=0.3, high=0.7)
+    x, _ = random_set(6, low=0.3, high=0.7)
     sign = torch.randint(-1, 2, x.shape, generator=_gen(1), dtype=torch.int8)
     assert (sign == 0).any() and (sign != 0).any()
     eps = 0.1
@@ -112,17 +101,17 @@ def test_apply_sign_unclipped_moves_each_nonzero_sign_pixel_by_exactly_eps():
     assert torch.equal(out[sign == 0], x[sign == 0])
     fraction = (sign != 0).float().mean().item()
     assert distortion(out, x) == pytest.approx(eps * fraction, abs=1e-6)
-    assert torch.equal(x, _data(6, low=0.3, high=0.7)[0])  # input not modified in place
+    assert torch.equal(x, random_set(6, low=0.3, high=0.7)[0])  # input not modified in place
 
 
 def test_apply_sign_all_nonzero_gives_distortion_eps():
-    x, _ = _data(4, low=0.3, high=0.7)
+    x, _ = random_set(4, low=0.3, high=0.7)
     sign = torch.where(torch.rand(x.shape, generator=_gen(2)) < 0.5, -1, 1).to(torch.int8)
     assert distortion(apply_sign(x, sign, 0.1), x) == pytest.approx(0.1, abs=1e-6)
 
 
 def test_apply_sign_with_clipping_stays_in_unit_range():
-    x, _ = _data(6)
+    x, _ = random_set(6)
     sign = torch.randint(-1, 2, x.shape, generator=_gen(4), dtype=torch.int8)
     eps = 0.3
     out = apply_sign(x, sign, eps)
@@ -136,22 +125,22 @@ def test_apply_sign_with_clipping_stays_in_unit_range():
 
 
 def test_fgsm_is_apply_sign_of_gradient_sign():
-    model = _lenet(1)
-    x, y = _data(5, seed=1)
+    model = seeded_lenet(1)
+    x, y = random_set(5, seed=1)
     sign = gradient_sign(model, x, y)
     assert torch.equal(fgsm(model, x, y, 0.1), apply_sign(x, sign, 0.1))
 
 
 def test_fgsm_raises_the_loss():
     model = _linear_model(0)
-    x, y = _data(16, low=0.2, high=0.8)
+    x, y = random_set(16, low=0.2, high=0.8)
     clean = F.nll_loss(model(x), y).item()
     adversarial = F.nll_loss(model(fgsm(model, x, y, 0.05)), y).item()
     assert adversarial > clean + 0.1
 
 
 def test_gaussian_noise_is_reproducible_and_clipped():
-    x, _ = _data(4)
+    x, _ = random_set(4)
     a = add_gaussian_noise(x, 0.3, _gen(5))
     b = add_gaussian_noise(x, 0.3, _gen(5))
     c = add_gaussian_noise(x, 0.3, _gen(6))
@@ -183,7 +172,7 @@ def test_distortion_is_mean_absolute_change():
 @pytest.mark.parametrize("eps, c", [(0.1, 0.5), (0.05, 2.0), (0.2, 0.0)])
 def test_eq3_matches_hand_computation_on_linear_model(eps, c):
     model = _linear_model(7, torch.float64)
-    x, y = _data(6, seed=7, dtype=torch.float64)
+    x, y = random_set(6, seed=7, dtype=torch.float64)
     weight = model[1].weight.detach()
     bias = model[1].bias.detach()
     onehot = F.one_hot(y, 10).double()

@@ -7,7 +7,6 @@ The offline copies of MNIST/USPS are found through MNISTROBUST_DATA_DIR (set by
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import urllib.error
 from pathlib import Path

@@ -12,6 +12,8 @@ from mnistrobust.models import LeNet, LeNetGroup
 from mnistrobust.runtime import resolve_device
 from mnistrobust.training import SolverSpec, train_group
 
+from model_support import seeded_lenet
+
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible on this machine")
 
 
@@ -37,12 +39,6 @@ def test_unknown_device_name_is_rejected():
         resolve_device("gpu")
 
 
-def _lenet(seed: int) -> LeNet:
-    model = LeNet()
-    model.reset_parameters(seed)
-    return model
-
-
 @needs_cuda
 def test_sweep_on_cuda_matches_cpu():
     """Noise is drawn on the CPU for both, so only float rounding in the network differs:
@@ -50,8 +46,8 @@ def test_sweep_on_cuda_matches_cpu():
     g = torch.Generator().manual_seed(0)
     images, labels = torch.rand(300, 1, 28, 28, generator=g), torch.randint(0, 10, (300,), generator=g)
     strengths = noise_strengths(0.5, 5)
-    cpu = sweep(_lenet(1), images, labels, "gaussian", strengths, log=lambda _: None)
-    cuda = sweep(_lenet(1).cuda(), images, labels, "gaussian", strengths, log=lambda _: None)
+    cpu = sweep(seeded_lenet(1), images, labels, "gaussian", strengths, log=lambda _: None)
+    cuda = sweep(seeded_lenet(1).cuda(), images, labels, "gaussian", strengths, log=lambda _: None)
     assert (cpu["dist"] - cuda["dist"]).abs().max() == 0
     assert (cpu["error"] - cuda["error"]).abs().max() <= 2 / 300
 
@@ -69,8 +65,8 @@ def test_grouped_training_on_cuda_tracks_cpu():
     g = torch.Generator().manual_seed(0)
     images, labels = torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
     spec = SolverSpec(iterations=10, batch_size=32, log_every=100)
-    cpu_group = LeNetGroup([_lenet(1), _lenet(2)])
-    cuda_group = LeNetGroup([_lenet(1), _lenet(2)]).cuda()
+    cpu_group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
+    cuda_group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)]).cuda()
     train_group(cpu_group, images, labels, spec, [1, 2], log=lambda _: None)
     train_group(cuda_group, images, labels, spec, [1, 2], log=lambda _: None)
     for cpu_state, cuda_state in zip(cpu_group.member_state_dicts(), cuda_group.member_state_dicts()):

@@ -21,24 +21,12 @@ from mnistrobust.evaluation import (
     strength_at_dist,
     sweep,
 )
-from mnistrobust.models import LeNet
+
+from model_support import random_set, seeded_lenet
 
 
 def _quiet(_message: str) -> None:
     pass
-
-
-def _lenet(seed: int = 0) -> LeNet:
-    model = LeNet()
-    model.reset_parameters(seed)
-    return model.eval()
-
-
-def _data(n: int = 64, seed: int = 0, low: float = 0.0, high: float = 1.0):
-    g = torch.Generator().manual_seed(seed)
-    images = low + (high - low) * torch.rand(n, 1, 28, 28, generator=g)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    return images, labels
 
 
 def _curve(dist, error, strength=None) -> pd.DataFrame:
@@ -136,10 +124,10 @@ def test_read_curve_missing_or_empty_file_raises_data_error(tmp_path):
 
 
 def test_sweep_level_zero_is_clean_for_both_noises():
-    images, labels = _data(64)
-    model = _lenet(0)
+    images, labels = random_set(64)
+    model = seeded_lenet(0)
     sign = gradient_sign(model, images, labels)
-    clean = clean_error(_lenet(0), images, labels)
+    clean = clean_error(seeded_lenet(0), images, labels)
     assert 0.0 < clean < 1.0
     for noise, extra in (("gaussian", {}), ("fgsm", {"sign": sign})):
         curve = sweep(model, images, labels, noise, [0.0, 0.1, 0.3], batch_size=24, log=_quiet, **extra)
@@ -152,20 +140,20 @@ def test_sweep_level_zero_is_clean_for_both_noises():
 
 
 def test_sweep_error_matches_direct_computation():
-    images, labels = _data(32, seed=2)
-    model = _lenet(2)
+    images, labels = random_set(32, seed=2)
+    model = seeded_lenet(2)
     sign = gradient_sign(model, images, labels)
     curve = sweep(model, images, labels, "fgsm", [0.0, 0.25], sign=sign, batch_size=10, log=_quiet)
     perturbed = (images + 0.25 * sign.float()).clamp(0, 1)
     with torch.no_grad():
-        expected_error = (_lenet(2)(perturbed).argmax(1) != labels).float().mean().item()
+        expected_error = (seeded_lenet(2)(perturbed).argmax(1) != labels).float().mean().item()
     assert curve["error"].iloc[1] == pytest.approx(expected_error)
     assert curve["dist"].iloc[1] == pytest.approx((perturbed - images).abs().mean().item(), abs=1e-6)
 
 
 def test_fgsm_sweep_dist_non_decreasing_and_unclipped_dist():
-    images, labels = _data(64, seed=1, low=0.3, high=0.7)
-    model = _lenet(1)
+    images, labels = random_set(64, seed=1, low=0.3, high=0.7)
+    model = seeded_lenet(1)
     sign = gradient_sign(model, images, labels)
     fraction = (sign != 0).double().mean().item()
     assert fraction > 0.5
@@ -180,14 +168,14 @@ def test_fgsm_sweep_dist_non_decreasing_and_unclipped_dist():
 
 
 def test_gaussian_sweep_dist_grows_with_strength():
-    images, labels = _data(32, seed=4)
-    curve = sweep(_lenet(4), images, labels, "gaussian", [0.0, 0.1, 0.3, 0.6], log=_quiet)
+    images, labels = random_set(32, seed=4)
+    curve = sweep(seeded_lenet(4), images, labels, "gaussian", [0.0, 0.1, 0.3, 0.6], log=_quiet)
     assert np.all(np.diff(curve["dist"].to_numpy()) > 0)
 
 
 def test_sweep_is_deterministic():
-    images, labels = _data(64, seed=3)
-    model = _lenet(3)
+    images, labels = random_set(64, seed=3)
+    model = seeded_lenet(3)
     sign = gradient_sign(model, images, labels)
     for noise, extra in (("gaussian", {}), ("fgsm", {"sign": sign})):
         first = sweep(model, images, labels, noise, [0.0, 0.2, 0.4], seed=5, log=_quiet, **extra)
@@ -198,24 +186,24 @@ def test_sweep_is_deterministic():
 def test_gaussian_level_independent_of_other_levels():
     # One generator per level index: the row of a level with the same index and strength
     # does not depend on which further levels are evaluated.
-    images, labels = _data(64, seed=6)
-    model = _lenet(6)
+    images, labels = random_set(64, seed=6)
+    model = seeded_lenet(6)
     three = sweep(model, images, labels, "gaussian", [0.0, 0.2, 0.4], seed=1, log=_quiet)
     two = sweep(model, images, labels, "gaussian", [0.0, 0.2], seed=1, log=_quiet)
     pd.testing.assert_frame_equal(three.iloc[:2], two, check_exact=True)
 
 
 def test_gaussian_sweep_seed_changes_noise():
-    images, labels = _data(64, seed=6)
-    model = _lenet(6)
+    images, labels = random_set(64, seed=6)
+    model = seeded_lenet(6)
     a = sweep(model, images, labels, "gaussian", [0.0, 0.2], seed=1, log=_quiet)
     b = sweep(model, images, labels, "gaussian", [0.0, 0.2], seed=2, log=_quiet)
     assert a["dist"].iloc[1] != b["dist"].iloc[1]
 
 
 def test_fgsm_sweep_without_or_with_wrong_sign_map_raises():
-    images, labels = _data(8)
-    model = _lenet(0)
+    images, labels = random_set(8)
+    model = seeded_lenet(0)
     with pytest.raises(ConfigError, match="sign map"):
         sweep(model, images, labels, "fgsm", [0.0, 0.1], log=_quiet)
     wrong = torch.zeros(4, 1, 28, 28, dtype=torch.int8)
@@ -224,6 +212,6 @@ def test_fgsm_sweep_without_or_with_wrong_sign_map_raises():
 
 
 def test_sweep_unknown_noise_raises():
-    images, labels = _data(8)
+    images, labels = random_set(8)
     with pytest.raises(ConfigError, match="unknown noise"):
-        sweep(_lenet(0), images, labels, "blur", [0.0, 0.1], log=_quiet)
+        sweep(seeded_lenet(0), images, labels, "blur", [0.0, 0.1], log=_quiet)

@@ -10,6 +10,8 @@ import torch
 from mnistrobust.errors import ConfigError
 from mnistrobust.models import DROPOUT_SITES, Committee, LeNet, build_model, count_parameters
 
+from model_support import seeded_lenet
+
 ALL_DROPOUT = {"input": 0.2, "conv1": 0.2, "conv2": 0.2, "full": 0.5, "output": 0.5}
 
 
@@ -17,14 +19,8 @@ def _images(n: int = 4, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
 
 
-def _lenet(seed: int = 0, dropout=None) -> LeNet:
-    model = LeNet(dropout)
-    model.reset_parameters(seed)
-    return model
-
-
 def test_output_is_n_by_10_log_probabilities():
-    model = _lenet().eval()
+    model = seeded_lenet().eval()
     out = model(_images(5))
     assert out.shape == (5, 10)
     assert out.dtype == torch.float32
@@ -33,7 +29,7 @@ def test_output_is_n_by_10_log_probabilities():
 
 
 def test_forward_is_log_softmax_of_logits():
-    model = _lenet().eval()
+    model = seeded_lenet().eval()
     x = _images(3)
     torch.testing.assert_close(model(x), torch.log_softmax(model.logits(x), dim=1))
 
@@ -73,7 +69,7 @@ def test_caffe_xavier_bounds_and_zero_biases(layer, fan_in):
 
 
 def test_caffe_xavier_std_matches_uniform_on_large_layer():
-    model = _lenet(5)
+    model = seeded_lenet(5)
     bound = math.sqrt(3.0 / 800)
     std = model.ip1.weight.detach().std().item()
     assert std == pytest.approx(bound / math.sqrt(3.0), rel=0.02)
@@ -81,7 +77,7 @@ def test_caffe_xavier_std_matches_uniform_on_large_layer():
 
 
 def test_same_seed_identical_weights_different_seed_different():
-    a, b, c = _lenet(7), _lenet(7), _lenet(8)
+    a, b, c = seeded_lenet(7), seeded_lenet(7), seeded_lenet(8)
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert sa.keys() == sb.keys() == sc.keys()
     for key in sa:
@@ -92,9 +88,9 @@ def test_same_seed_identical_weights_different_seed_different():
 
 def test_reset_parameters_does_not_depend_on_global_rng():
     torch.manual_seed(1)
-    a = _lenet(11)
+    a = seeded_lenet(11)
     torch.manual_seed(2)
-    b = _lenet(11)
+    b = seeded_lenet(11)
     assert torch.equal(a.ip1.weight, b.ip1.weight)
 
 
@@ -118,7 +114,7 @@ def test_zero_rate_adds_no_dropout_module():
 
 @pytest.mark.parametrize("site", DROPOUT_SITES)
 def test_each_dropout_site_is_active_in_train_mode(site):
-    model = _lenet(0, {site: 0.5}).train()
+    model = seeded_lenet(0, {site: 0.5}).train()
     x = _images(4)
     torch.manual_seed(0)
     first = model(x)
@@ -128,7 +124,7 @@ def test_each_dropout_site_is_active_in_train_mode(site):
 
 @pytest.mark.parametrize("dropout", [ALL_DROPOUT, {"input": 0.2}, {"output": 0.5}])
 def test_dropout_off_in_eval_mode_and_equal_to_plain_model(dropout):
-    dropped = _lenet(1, dropout)
+    dropped = seeded_lenet(1, dropout)
     plain = LeNet()
     plain.load_state_dict(dropped.state_dict())
     dropped.eval()
@@ -140,13 +136,13 @@ def test_dropout_off_in_eval_mode_and_equal_to_plain_model(dropout):
 
 
 def test_train_mode_without_dropout_is_deterministic():
-    model = _lenet(2).train()
+    model = seeded_lenet(2).train()
     x = _images(3)
     assert torch.equal(model(x), model(x))
 
 
 def test_committee_is_log_of_mean_softmax():
-    members = [_lenet(seed).eval() for seed in (0, 1, 2)]
+    members = [seeded_lenet(seed).eval() for seed in (0, 1, 2)]
     committee = Committee(members).eval()
     x = _images(5)
     expected = torch.stack([m(x) for m in members]).exp().mean(0).log()
@@ -159,13 +155,13 @@ def test_committee_is_log_of_mean_softmax():
 
 
 def test_committee_of_one_equals_member():
-    member = _lenet(4).eval()
+    member = seeded_lenet(4).eval()
     x = _images(3)
     torch.testing.assert_close(Committee([member])(x), member(x), atol=1e-6, rtol=0)
 
 
 def test_committee_of_identical_members_equals_member():
-    member = _lenet(4).eval()
+    member = seeded_lenet(4).eval()
     x = _images(3)
     torch.testing.assert_close(Committee([member, member, member])(x), member(x), atol=1e-5, rtol=0)
 

@@ -27,6 +27,8 @@ from mnistrobust.iterative_attacks import (
 from mnistrobust.models import LeNet, Stacked
 from mnistrobust.robustness import StrongAttackSettings, attack_plan, check_flags, evaluate_networks
 
+from model_support import random_set
+
 SETTINGS = {
     "test_images": 24,
     "eps": [0.1, 0.2, 0.3],
@@ -51,14 +53,9 @@ def _linear(seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-def _data(n: int = 24, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 28, 28, generator=generator), torch.randint(0, 10, (n,), generator=generator)
-
-
 def _labelled(model, n: int = 24, seed: int = 0):
     """Random images labelled by the model itself: clean error 0, so every error is the attack's."""
-    x, _ = _data(n, seed)
+    x, _ = random_set(n, seed)
     with torch.no_grad():
         return x, model(x).argmax(1)
 
@@ -100,7 +97,7 @@ def test_restarts_and_random_start_never_lose_successes():
 
 
 def test_pgd_examples_stay_in_the_ball_and_the_unit_box():
-    model, (x, y) = LeNet(), _data(8)
+    model, (x, y) = LeNet(), random_set(8)
     model.reset_parameters(0)
     examples = pgd_examples(model.eval(), x, y, 0.1, PGDSettings(steps=4, restarts=1), torch.Generator().manual_seed(0))
     assert (examples - x).abs().max() <= 0.1 + 1e-6
@@ -122,7 +119,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm_on_a_linear_model():
 
 
 def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
-    model, (x, y) = _linear(), _data(4)
+    model, (x, y) = _linear(), random_set(4)
     single, _ = eot_input_gradient(model, x, y, 1)
     tripled, _ = eot_input_gradient(model, x, y, 3)
     torch.testing.assert_close(tripled, 3 * single)
@@ -161,7 +158,7 @@ def test_package_level_checks():
     with pytest.raises(ConfigError, match="unknown attack"):
         check_attack_names(["pgd", "square"])
     with pytest.raises(ConfigError, match="eps must be positive"):
-        pgd_outcome(_linear(), *_data(2), [-0.1], PGDSettings(steps=1, restarts=1))
+        pgd_outcome(_linear(), *random_set(2), [-0.1], PGDSettings(steps=1, restarts=1))
 
 
 def test_flags_name_each_failed_check():
@@ -186,7 +183,7 @@ def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
     torch.manual_seed(0)
     network = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.1, seed=0), _linear(3)).eval()
     oblivious = network.classifier
-    x, y = _data(24, seed=4)
+    x, y = random_set(24, seed=4)
     settings = StrongAttackSettings.from_config(SETTINGS)
     transfer = {"lenet": torch.stack([(x + e * torch.randn_like(x).sign()).clamp(0, 1) for e in settings.all_eps])}
     table = evaluate_networks("lp", network, oblivious, x, y, settings, transfer, log=lambda _: None)

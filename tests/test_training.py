@@ -8,33 +8,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from mnistrobust.errors import ConfigError
-from mnistrobust.models import LeNet
 from mnistrobust.training import CaffeSGD, EpochSampler, SolverSpec, train
 
+from model_support import one_thread, random_set, seeded_lenet  # noqa: F401 (one_thread: fixture)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: LeNet steps are tiny, and on a shared 2-core machine a second
-    spinning thread makes them several times slower. Results do not depend on it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _quiet(_message: str) -> None:
     pass
-
-
-def _lenet(seed: int = 0, dropout=None) -> LeNet:
-    model = LeNet(dropout)
-    model.reset_parameters(seed)
-    return model
-
-
-def _random_set(n: int = 256, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def _quadrant_set(n: int = 512, seed: int = 0):
@@ -112,8 +94,8 @@ def test_caffe_sgd_matches_hand_computation_over_two_steps():
 
 
 def test_caffe_sgd_bias_multiplier_applies_to_lenet_biases_only():
-    optimizer = CaffeSGD(_lenet(), SolverSpec())
-    names = [name for name, _ in _lenet().named_parameters()]
+    optimizer = CaffeSGD(seeded_lenet(), SolverSpec())
+    names = [name for name, _ in seeded_lenet().named_parameters()]
     mults = dict(zip(names, optimizer.lr_mults))
     assert mults == {
         "conv1.weight": 1.0,
@@ -167,8 +149,8 @@ def test_epoch_sampler_rejects_set_smaller_than_batch():
 
 
 def _train(seed: int, dropout=None, iterations: int = 30):
-    images, labels = _random_set(256)
-    model = _lenet(0, dropout)
+    images, labels = random_set(256)
+    model = seeded_lenet(0, dropout)
     spec = SolverSpec(iterations=iterations, batch_size=64, log_every=10)
     metrics = train(model, images, labels, spec, seed=seed, log=_quiet)
     return model, metrics
@@ -186,13 +168,13 @@ def test_training_is_bit_reproducible_and_seed_dependent(dropout):
         assert torch.equal(s1[key], s2[key]), key
     assert any(not torch.equal(s1[key], s3[key]) for key in s1)
     # Training changed the initial weights.
-    initial = _lenet(0, dropout).state_dict()
+    initial = seeded_lenet(0, dropout).state_dict()
     assert not torch.equal(s1["ip2.weight"], initial["ip2.weight"])
 
 
 def test_training_reduces_loss_on_learnable_task():
     images, labels = _quadrant_set(512)
-    model = _lenet(0)
+    model = seeded_lenet(0)
     with torch.no_grad():
         before = F.nll_loss(model.eval()(images), labels).item()
     spec = SolverSpec(iterations=100, batch_size=64, log_every=20)
@@ -218,7 +200,7 @@ def test_start_iteration_continues_schedule(monkeypatch):
         return original(self, lr)
 
     monkeypatch.setattr(CaffeSGD, "step", recording_step)
-    images, labels = _random_set(64)
+    images, labels = random_set(64)
     spec = SolverSpec(iterations=3, batch_size=32, log_every=10)
-    train(_lenet(0), images, labels, spec, seed=0, log=_quiet, start_iteration=10_000)
+    train(seeded_lenet(0), images, labels, spec, seed=0, log=_quiet, start_iteration=10_000)
     assert seen == pytest.approx([spec.learning_rate(10_000 + i) for i in range(3)])

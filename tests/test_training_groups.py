@@ -11,28 +11,13 @@ from mnistrobust.models import LeNet, LeNetGroup
 from mnistrobust.naming import check_training_groups
 from mnistrobust.training import SolverSpec, train, train_checkpoint, train_group, train_group_checkpoints
 
+from model_support import one_thread, random_set, seeded_lenet  # noqa: F401 (one_thread: fixture)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _lenet(seed: int, dropout=None) -> LeNet:
-    model = LeNet(dropout)
-    model.reset_parameters(seed)
-    return model
-
-
-def _random_set(n: int = 256, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_group_forward_equals_each_member_on_its_own_channel():
-    members = [_lenet(seed) for seed in (1, 2, 3)]
+    members = [seeded_lenet(seed) for seed in (1, 2, 3)]
     group = LeNetGroup(members).eval()
     x = torch.rand(5, 3, 28, 28)
     out = group(x)
@@ -42,7 +27,7 @@ def test_group_forward_equals_each_member_on_its_own_channel():
 
 
 def test_member_state_dicts_round_trip_into_lenets():
-    members = [_lenet(seed) for seed in (4, 5)]
+    members = [seeded_lenet(seed) for seed in (4, 5)]
     group = LeNetGroup(members)
     for member, state in zip(members, group.member_state_dicts()):
         rebuilt = LeNet()
@@ -53,18 +38,18 @@ def test_member_state_dicts_round_trip_into_lenets():
 
 def test_group_rejects_members_with_different_dropout():
     with pytest.raises(ConfigError, match="dropout"):
-        LeNetGroup([_lenet(1), _lenet(2, {"input": 0.2})])
+        LeNetGroup([seeded_lenet(1), seeded_lenet(2, {"input": 0.2})])
 
 
 def test_grouped_training_matches_training_each_member_alone():
     """Same init, same per-member sample order, each member's own mean loss: the weights
     after 15 steps agree with one-by-one training up to float summation order."""
-    images, labels = _random_set()
+    images, labels = random_set(256)
     spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
     seeds = [3, 7, 11]
-    alone = [_lenet(seed) for seed in seeds]
+    alone = [seeded_lenet(seed) for seed in seeds]
     losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
-    group = LeNetGroup([_lenet(seed) for seed in seeds])
+    group = LeNetGroup([seeded_lenet(seed) for seed in seeds])
     metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
     assert metrics["images_per_second"] > 0
     assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-4)  # reported per member
@@ -72,12 +57,12 @@ def test_grouped_training_matches_training_each_member_alone():
         for name, tensor in model.state_dict().items():
             torch.testing.assert_close(state[name], tensor, atol=2e-5, rtol=1e-4, msg=name)
     # and training moved the weights at all (the comparison above is not vacuous)
-    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], _lenet(3).ip1.weight)
+    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], seeded_lenet(3).ip1.weight)
 
 
 def test_group_needs_one_seed_per_member():
-    group = LeNetGroup([_lenet(1), _lenet(2)])
-    images, labels = _random_set(64)
+    group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
+    images, labels = random_set(64)
     with pytest.raises(ConfigError, match="2 seeds"):
         train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)
 
