@@ -1,4 +1,4 @@
-"""Tests for the stronger attacks (issue 6): PGD, EOT, transfer, worst case, flags, bad input, the target."""
+"""Tests for the stronger attacks (issue 6): PGD, EOT, Square, transfer, worst case, flags, bad input, the target."""
 
 from __future__ import annotations
 
@@ -16,18 +16,21 @@ from mnistrobust.defenses import LowPassFilter
 from mnistrobust.errors import ConfigError
 from mnistrobust.iterative_attacks import (
     PGDSettings,
+    SquareSettings,
     check_attack_names,
     check_eps,
     eot_input_gradient,
     fgsm_outcome,
     is_randomized,
+    margin,
     pgd_examples,
     pgd_outcome,
+    square_outcome,
 )
 from mnistrobust.models import LeNet, Stacked
 from mnistrobust.robustness import StrongAttackSettings, attack_plan, check_flags, evaluate_networks
 
-from model_support import random_set
+from model_support import random_set, seeded_lenet
 
 SETTINGS = {
     "test_images": 24,
@@ -36,6 +39,7 @@ SETTINGS = {
     "sanity_min_error": 0.95,
     "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
     "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
+    "square": {"queries": 30, "p_init": 0.3},
     "eot_samples": 3,
     "transfer_sources": ["lenet"],
     "flag_tolerance_pct": 1.0,
@@ -133,6 +137,55 @@ def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
     assert not torch.allclose(two, 2 * one, atol=1e-6)
 
 
+def test_margin_is_negative_exactly_when_misclassified():
+    log_probs = torch.log_softmax(torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, 0.0]]), 1)
+    labels = torch.tensor([0, 0, 1])
+    torch.testing.assert_close(margin(log_probs, labels), torch.tensor([1.0, -3.0, 0.0]))
+
+
+def test_square_schedule_shrinks_the_patch_from_p_init_to_one_pixel():
+    settings = SquareSettings(queries=1000, p_init=0.3)
+    sides = [settings.side(q, 28) for q in range(1000)]
+    assert sides[0] == 15 and sides[-1] == 1  # round(sqrt(0.3 * 784)); then halved fractions
+    assert sides == sorted(sides, reverse=True)
+
+
+def test_square_stays_in_the_ball_is_seeded_and_gains_with_queries():
+    model = seeded_lenet(0)
+    x, y = _labelled(model, n=16, seed=5)
+    eps = [0.05, 0.1, 0.3]
+    few = square_outcome(model, x, y, eps, SquareSettings(queries=5), seed=1, batch_size=20)
+    many = square_outcome(model, x, y, eps, SquareSettings(queries=60), seed=1, batch_size=20)
+    again = square_outcome(model, x, y, eps, SquareSettings(queries=60), seed=1, batch_size=20)
+    assert torch.equal(many.fooled, again.fooled) and torch.equal(many.abs_change, again.abs_change)
+    # Every example lies in its eps ball: its mean absolute change is at most eps per pixel.
+    assert all(0 < d <= e + 1e-9 for d, e in zip(many.dist(784), eps))
+    assert torch.equal(many.fooled, many.fooled.cummax(0).values)  # success carries to larger eps
+    assert sum(many.error()) > sum(few.error()) and many.error()[-1] > 0.5
+
+
+class _Binarize(nn.Module):
+    """Rounds pixels to 0 or 1: its gradient is zero everywhere, the textbook masked gradient."""
+
+    def forward(self, x):
+        return torch.round(x)
+
+
+def test_square_sees_through_masked_gradients_and_the_flag_says_so():
+    masked = nn.Sequential(_Binarize(), _linear(6)).eval()
+    x, y = _labelled(masked, n=24, seed=6)
+    x = 0.5 + (x - 0.5) * 0.4  # every pixel within 0.2 of the rounding threshold
+    y = masked(x).argmax(1)
+    settings = StrongAttackSettings.from_config(
+        {**SETTINGS, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
+    )
+    table = evaluate_networks("masked", masked, None, x, y, settings, {}, log=lambda _: None)
+    errors = table[table["eps"] == 0.25].set_index("attack")["error"]
+    # FGSM sees a zero gradient; PGD gets only what its random start finds by luck.
+    assert errors["fgsm"] == 0 and errors["square"] > errors["pgd"] + 0.1
+    assert "masked gradients" in "; ".join(check_flags(errors.to_dict(), 0.25, settings))
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -142,6 +195,9 @@ def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
         ({"pgd": {"steps": 4, "restarts": 0, "relative_step_size": 2.5}}, "restarts must be an integer >= 1"),
         ({"pgd": {"steps": 4, "restarts": 1, "relative_step_size": 2.5, "norm": 2}}, "strong_attacks.pgd"),
         ({"attacks": ["fgsm", "carlini_wagner"]}, "unknown attack name(s) ['carlini_wagner']"),
+        ({"square": {"queries": 0, "p_init": 0.3}}, "Square queries must be an integer >= 1"),
+        ({"square": {"queries": 10, "p_init": 1.5}}, "Square p_init must be in (0, 1]"),
+        ({"square": {"queries": 10, "p_init": 0.3, "norm": 2}}, "strong_attacks.square"),
         ({"sanity_eps": -1.0}, "eps must be positive"),
     ],
 )
@@ -156,7 +212,7 @@ def test_package_level_checks():
     with pytest.raises(ConfigError, match="repeat"):
         check_eps([0.1, 0.1])
     with pytest.raises(ConfigError, match="unknown attack"):
-        check_attack_names(["pgd", "square"])
+        check_attack_names(["pgd", "carlini_wagner"])
     with pytest.raises(ConfigError, match="eps must be positive"):
         pgd_outcome(_linear(), *random_set(2), [-0.1], PGDSettings(steps=1, restarts=1))
 
@@ -167,6 +223,9 @@ def test_flags_name_each_failed_check():
     flags = check_flags({"fgsm": 0.5, "pgd": 0.4, "eot_pgd": 0.3, "transfer_lenet": 0.7, "robust": 0.7}, 0.2, settings)
     assert flags == ["pgd weaker than fgsm", "transfer_lenet stronger than white-box", "eot_pgd weaker than pgd"]
     assert check_flags({"pgd": 0.9, "robust": 0.9}, 1.0, settings) == ["robust error 90.0% < 95% at sanity eps"]
+    assert check_flags({"pgd": 0.3, "square": 0.6, "robust": 0.6}, 0.1, settings) == [
+        "square (gradient-free) stronger than white-box: masked gradients"
+    ]
     # Within the tolerance (1 percentage point) nothing is flagged.
     assert check_flags({"fgsm": 0.5, "pgd": 0.495, "robust": 0.5}, 0.1, settings) == []
 
@@ -177,6 +236,8 @@ def test_attack_plan_follows_the_method():
     assert attack_plan(settings, has_preprocess=True, randomized=True, method="lowpass5_lenet") == [
         "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "eot_pgd", "transfer_lenet"
     ]
+    with_square = StrongAttackSettings.from_config({**SETTINGS, "attacks": ["pgd", "square"]})
+    assert attack_plan(with_square, has_preprocess=False, randomized=False, method="lenet") == ["pgd", "square"]
 
 
 def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():

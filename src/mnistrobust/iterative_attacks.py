@@ -1,5 +1,6 @@
 """Iterative L-inf attacks beyond the paper's single FGSM step: PGD with random start and
-restarts, EOT gradients for randomized defenses, and the attack-parameter checks.
+restarts, EOT gradients for randomized defenses, the gradient-free Square attack (a check
+for masked gradients), and the attack-parameter checks.
 
 Every attack clips to [0, 1] and projects onto the L-inf ball of radius eps around the
 clean image. Classifiers return log-probabilities; the loss is the NLL of the true label.
@@ -14,6 +15,7 @@ success per image, so iterating further on it would change nothing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -24,7 +26,7 @@ from .defenses import LowPassFilter
 from .errors import ConfigError
 
 # Attack names a configuration may ask for (config strong_attacks.attacks).
-ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "transfer")
+ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer")
 
 
 def check_attack_names(names: Sequence[str]) -> list[str]:
@@ -68,6 +70,28 @@ class PGDSettings:
 
     def step_for(self, eps: torch.Tensor | float):
         return self.step_size if self.step_size is not None else self.relative_step_size * eps / self.steps
+
+
+@dataclasses.dataclass(frozen=True)
+class SquareSettings:
+    """L-inf Square attack (Andriushchenko et al. 2020): random search with square patches
+    of +-eps, no gradients. ``p_init`` is the fraction of pixels the first patch covers
+    (0.3 is the paper's MNIST value); it halves on their schedule as queries are spent."""
+
+    queries: int = 1000
+    p_init: float = 0.3
+
+    def __post_init__(self):
+        if not isinstance(self.queries, int) or self.queries < 1:
+            raise ConfigError(f"Square queries must be an integer >= 1, got {self.queries!r}")
+        if not 0 < self.p_init <= 1:
+            raise ConfigError(f"Square p_init must be in (0, 1], got {self.p_init!r}")
+
+    def side(self, query: int, height: int) -> int:
+        """Patch side at ``query``: the schedule of the reference code, rescaled to the budget."""
+        progress = int(query / self.queries * 10_000)
+        fraction = self.p_init / 2 ** sum(progress > boundary for boundary in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
+        return min(max(round(math.sqrt(fraction * height * height)), 1), height - 1)
 
 
 def is_randomized(model: nn.Module) -> bool:
@@ -144,6 +168,49 @@ class AttackOutcome:
         return (self.abs_change.mean(1) / pixels).tolist()
 
 
+class _Successes:
+    """Which (eps, image) pairs an attack has fooled so far, and the Eq. 2 change of the
+    example that did it. A success at one eps counts at every larger eps too (the same
+    example lies inside the larger ball), so those rows stop early as well."""
+
+    def __init__(self, images: torch.Tensor, n_eps: int):
+        self.images = images
+        self.fooled = torch.zeros(n_eps, len(images), dtype=torch.bool, device=images.device)
+        self.abs_change = torch.zeros(n_eps, len(images), dtype=torch.float64, device=images.device)
+
+    def rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (image, eps) row, image-major so that the eps values of one image share a chunk."""
+        n_eps, n = self.fooled.shape
+        device = self.images.device
+        return torch.arange(n, device=device).repeat_interleave(n_eps), torch.arange(n_eps, device=device).repeat(n)
+
+    def unsettled(self, rows_image: torch.Tensor, rows_eps: torch.Tensor) -> torch.Tensor:
+        return ~self.fooled[rows_eps, rows_image]
+
+    def record(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, examples: torch.Tensor, success: torch.Tensor) -> None:
+        """Mark successes, carry them to larger eps of the same image, and note the distortion."""
+        change = (examples - self.images[rows_image]).abs().flatten(1).sum(1).double()
+        self.abs_change[rows_eps, rows_image] = torch.where(success, change, self.abs_change[rows_eps, rows_image])
+        image, level = rows_image[success], rows_eps[success]
+        for k in range(self.fooled.shape[0]):
+            newly = (level <= k) & ~self.fooled[k, image]
+            self.fooled[k, image[newly]] = True
+            self.abs_change[k, image[newly]] = change[success][newly]
+
+    def record_final(self, model: nn.Module, rows_image, rows_eps, clean, truth, current) -> None:
+        """Judge the rows still unbroken after the last iterate by one forward pass (one fresh
+        noise draw for a random defense); unbroken rows report their last iterate's change."""
+        if not len(rows_image):
+            return
+        with torch.inference_mode():
+            final = model(current.contiguous(memory_format=torch.channels_last)).argmax(1)
+        self.abs_change[rows_eps, rows_image] = (current - clean).abs().flatten(1).sum(1).double()
+        self.record(rows_image, rows_eps, current, final != truth)
+
+    def outcome(self, eps: list[float]) -> AttackOutcome:
+        return AttackOutcome(eps, self.fooled.cpu(), self.abs_change.cpu())
+
+
 @torch.inference_mode()
 def predictions(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Predicted labels; one forward pass per image (a random defense draws its noise once, as when deployed)."""
@@ -207,35 +274,21 @@ def pgd_outcome(
     of its noise, as when deployed (checking every iterate would count lucky noise draws).
     """
     eps = check_eps(eps)
-    device = images.device
     randomized = is_randomized(model)
     model.eval()
-    n_eps, n = len(eps), len(images)
-    eps_tensor = torch.tensor(eps, dtype=images.dtype, device=device)
-    fooled = torch.zeros(n_eps, n, dtype=torch.bool, device=device)
-    abs_change = torch.zeros(n_eps, n, dtype=torch.float64, device=device)
+    eps_tensor = torch.tensor(eps, dtype=images.dtype, device=images.device)
+    successes = _Successes(images, len(eps))
     generator = torch.Generator().manual_seed(seed)
-    # Rows ordered image-major, so the eps values of one image share a chunk.
-    all_images = torch.arange(n, device=device).repeat_interleave(n_eps)
-    all_eps = torch.arange(n_eps, device=device).repeat(n)
-
-    def record(rows_image, rows_eps, examples, success):
-        """Mark successes, carry them to larger eps of the same image, and note the distortion."""
-        change = (examples - images[rows_image]).abs().flatten(1).sum(1).double()
-        abs_change[rows_eps, rows_image] = torch.where(success, change, abs_change[rows_eps, rows_image])
-        image, level = rows_image[success], rows_eps[success]
-        for k in range(n_eps):  # a success at eps k is one at every eps >= k with the same example
-            newly = (level <= k) & ~fooled[k, image]
-            fooled[k, image[newly]] = True
-            abs_change[k, image[newly]] = change[success][newly]
+    all_images, all_eps = successes.rows()
 
     for restart in range(settings.restarts):
-        pending = ~fooled[all_eps, all_images]
+        pending = successes.unsettled(all_images, all_eps)
         rows_image, rows_eps = all_images[pending], all_eps[pending]
-        log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {n * n_eps} (image, eps) rows unsettled")
+        log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {len(all_images)} (image, eps) rows unsettled")
         for start in range(0, len(rows_image), batch_size):
             chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
-            chunk_image, chunk_eps = _keep_unsettled(fooled, chunk_image, chunk_eps)
+            keep = successes.unsettled(chunk_image, chunk_eps)
+            chunk_image, chunk_eps = chunk_image[keep], chunk_eps[keep]
             if len(chunk_image) == 0:
                 continue
             clean, truth = images[chunk_image], labels[chunk_image]
@@ -247,8 +300,8 @@ def pgd_outcome(
                 if not randomized:
                     success = log_probs.argmax(1) != truth
                     if success.any():
-                        record(chunk_image, chunk_eps, current, success)
-                        keep = ~fooled[chunk_eps, chunk_image]
+                        successes.record(chunk_image, chunk_eps, current, success)
+                        keep = successes.unsettled(chunk_image, chunk_eps)
                         chunk_image, chunk_eps, clean, truth, radius, current, grad = (
                             t[keep] for t in (chunk_image, chunk_eps, clean, truth, radius, current, grad)
                         )
@@ -256,17 +309,99 @@ def pgd_outcome(
                         if len(chunk_image) == 0:
                             break
                 current = pgd_step(current, clean, grad, step, radius)
-            if len(chunk_image):
-                with torch.inference_mode():
-                    final = model(current.contiguous(memory_format=torch.channels_last)).argmax(1)
-                success = final != truth
-                # Rows that stay unbroken report the distortion of their last iterate.
-                unbroken_change = (current - clean).abs().flatten(1).sum(1).double()
-                abs_change[chunk_eps, chunk_image] = unbroken_change
-                record(chunk_image, chunk_eps, current, success)
-    return AttackOutcome(eps, fooled.cpu(), abs_change.cpu())
+            successes.record_final(model, chunk_image, chunk_eps, clean, truth, current)
+    return successes.outcome(eps)
 
 
-def _keep_unsettled(fooled: torch.Tensor, rows_image: torch.Tensor, rows_eps: torch.Tensor):
-    keep = ~fooled[rows_eps, rows_image]
-    return rows_image[keep], rows_eps[keep]
+def margin(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """log p(true) - max log p(other): negative exactly when the image is misclassified."""
+    true = log_probs.gather(1, labels[:, None]).squeeze(1)
+    other = log_probs.scatter(1, labels[:, None], float("-inf")).amax(1)
+    return true - other
+
+
+def _patch_masks(rows: int, side: int, height: int, generator: torch.Generator, device) -> torch.Tensor:
+    """One random side x side square per row, as a rows x 1 x height x height bool mask."""
+    top, left = (torch.randint(0, height - side + 1, (rows,), generator=generator) for _ in range(2))
+    ruler = torch.arange(height)
+    in_rows = (ruler >= top[:, None]) & (ruler < top[:, None] + side)
+    in_cols = (ruler >= left[:, None]) & (ruler < left[:, None] + side)
+    return (in_rows[:, :, None] & in_cols[:, None, :]).unsqueeze(1).to(device)
+
+
+def square_outcome(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: Sequence[float],
+    settings: SquareSettings,
+    seed: int = 0,
+    batch_size: int = 1000,
+    log: Callable[[str], None] = lambda _: None,
+) -> AttackOutcome:
+    """The Square attack at every eps, as one batch of (image, eps) rows (like pgd_outcome).
+
+    Starts from vertical stripes of +-eps, then each query redraws one square of the
+    perturbation to a single random sign and keeps it when the margin drops. Being
+    gradient-free, it is the field's check for masked gradients: a defense that withstands
+    PGD but not this has gradients that mislead, not robustness. A deterministic model is
+    fooled at the first query with a negative margin; a random one is judged on the final
+    example with one fresh noise draw (as PGD judges it).
+    """
+    eps = check_eps(eps)
+    randomized = is_randomized(model)
+    model.eval()
+    device, height = images.device, images.shape[-1]
+    eps_tensor = torch.tensor(eps, dtype=images.dtype, device=device)
+    successes = _Successes(images, len(eps))
+    generator = torch.Generator().manual_seed(seed)
+    rows_image, rows_eps = successes.rows()
+    log(f"square: {len(rows_image)} (image, eps) rows, {settings.queries} queries")
+
+    def signs(shape) -> torch.Tensor:
+        return (2 * torch.randint(0, 2, shape, generator=generator) - 1).to(device, images.dtype)
+
+    @torch.inference_mode()
+    def margins(x, truth):
+        return margin(model(x.contiguous(memory_format=torch.channels_last)), truth)
+
+    for start in range(0, len(rows_image), batch_size):
+        chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
+        keep = successes.unsettled(chunk_image, chunk_eps)
+        chunk_image, chunk_eps = chunk_image[keep], chunk_eps[keep]
+        if len(chunk_image) == 0:
+            continue
+        clean, truth = images[chunk_image], labels[chunk_image]
+        radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
+        best = (clean + radius * signs((len(clean), 1, 1, height))).clamp(0.0, 1.0)
+        best_margin = margins(best, truth)
+        for query in range(settings.queries):
+            if not randomized:
+                success = best_margin < 0
+                if success.any():
+                    successes.record(chunk_image, chunk_eps, best, success)
+                    keep = successes.unsettled(chunk_image, chunk_eps)
+                    chunk_image, chunk_eps, clean, truth, radius, best, best_margin = (
+                        t[keep] for t in (chunk_image, chunk_eps, clean, truth, radius, best, best_margin)
+                    )
+                    if len(chunk_image) == 0:
+                        break
+            patch = _patch_masks(len(clean), settings.side(query, height), height, generator, device)
+            sign = signs((len(clean), 1, 1, 1))
+            candidate = torch.where(patch, (clean + radius * sign).clamp(0.0, 1.0), best)
+            # A patch equal to what is there already would waste the query: flip its sign.
+            unchanged = ((candidate - best).abs() * patch).flatten(1).amax(1) == 0
+            if unchanged.any():
+                flipped = torch.where(patch, (clean - radius * sign).clamp(0.0, 1.0), best)
+                candidate = torch.where(unchanged.view(-1, 1, 1, 1), flipped, candidate)
+            candidate_margin = margins(candidate, truth)
+            better = candidate_margin < best_margin
+            best = torch.where(better.view(-1, 1, 1, 1), candidate, best)
+            best_margin = torch.where(better, candidate_margin, best_margin)
+        if randomized:
+            successes.record_final(model, chunk_image, chunk_eps, clean, truth, best)
+        elif len(chunk_image):
+            success = best_margin < 0
+            successes.abs_change[chunk_eps, chunk_image] = (best - clean).abs().flatten(1).sum(1).double()
+            successes.record(chunk_image, chunk_eps, best, success)
+    return successes.outcome(eps)

@@ -1,5 +1,5 @@
-"""Extended evaluation beyond the paper: every method under FGSM, PGD, EOT-PGD and transfer
-attacks at several L-inf eps, the per-example worst case over attacks ("robust error"),
+"""Extended evaluation beyond the paper: every method under FGSM, PGD, EOT-PGD, the
+gradient-free Square attack and transfer attacks at several L-inf eps, the per-example worst case over attacks ("robust error"),
 and the field's sanity checks (Carlini et al. 2019; Athalye et al. 2018) as flags.
 
 One method is evaluated per job (``evaluate_method``, a tidy CSV); ``write_strong_table``
@@ -22,6 +22,7 @@ from .data import load_split
 from .errors import ConfigError, DataError
 from .iterative_attacks import (
     PGDSettings,
+    SquareSettings,
     check_attack_names,
     check_eps,
     fgsm_outcome,
@@ -30,6 +31,7 @@ from .iterative_attacks import (
     pgd_example_sets,
     pgd_outcome,
     predictions,
+    square_outcome,
 )
 from .methods import build_method
 from .pgd_training import reference_budget
@@ -38,7 +40,7 @@ from .storage import atomic_path, check_attrs, read_csv_checked, read_hdf5, writ
 
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]
 ROBUST = "robust"  # the per-example worst case over every attack that ran
-ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
+ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "square", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,7 @@ class StrongAttackSettings:
     sanity_min_error: float
     attacks: tuple[str, ...]
     pgd: PGDSettings
+    square: SquareSettings
     eot_samples: int
     transfer_sources: tuple[str, ...]
     flag_tolerance_pct: float
@@ -59,13 +62,20 @@ class StrongAttackSettings:
 
     @classmethod
     def from_config(cls, section: Mapping) -> StrongAttackSettings:
+        def nested(kind, name):
+            try:
+                return kind(**section[name])
+            except TypeError as exc:
+                raise ConfigError(f"strong_attacks.{name}: {exc}") from exc
+
         try:
             settings = cls(
                 eps=tuple(check_eps(section["eps"])),
                 sanity_eps=float(section["sanity_eps"]),
                 sanity_min_error=float(section["sanity_min_error"]),
                 attacks=tuple(check_attack_names(section["attacks"])),
-                pgd=PGDSettings(**section["pgd"]),
+                pgd=nested(PGDSettings, "pgd"),
+                square=nested(SquareSettings, "square"),
                 eot_samples=int(section["eot_samples"]),
                 transfer_sources=tuple(section["transfer_sources"]),
                 flag_tolerance_pct=float(section["flag_tolerance_pct"]),
@@ -75,8 +85,6 @@ class StrongAttackSettings:
             )
         except KeyError as exc:
             raise ConfigError(f"strong_attacks lacks setting {exc}") from exc
-        except TypeError as exc:
-            raise ConfigError(f"strong_attacks.pgd: {exc}") from exc
         check_eps([*settings.eps, settings.sanity_eps])
         if settings.eot_samples < 1 or settings.batch_size < 1 or settings.test_images < 1:
             raise ConfigError(f"strong_attacks: eot_samples, batch_size and test_images must be >= 1: {settings}")
@@ -142,6 +150,8 @@ def attack_plan(settings: StrongAttackSettings, has_preprocess: bool, randomized
                 plan.append(f"{family}_oblivious")
     if "eot_pgd" in settings.attacks and randomized:
         plan.append("eot_pgd")
+    if "square" in settings.attacks:
+        plan.append("square")
     if "transfer" in settings.attacks:
         plan.extend(f"transfer_{source}" for source in settings.transfer_sources if source != method)
     return plan
@@ -177,6 +187,8 @@ def evaluate_networks(
         elif attack.startswith("transfer_"):
             examples = transfer[attack.removeprefix("transfer_")].to(device)
             outcome = fixed_examples_outcome(network, images, labels, examples, eps, settings.batch_size)
+        elif attack == "square":
+            outcome = square_outcome(network, images, labels, eps, settings.square, settings.seed, settings.batch_size, log=log)
         elif attack == "pgd_oblivious":
             examples = pgd_example_sets(oblivious, images, labels, eps, settings.pgd, settings.seed, settings.batch_size)
             outcome = fixed_examples_outcome(network, images, labels, examples, eps, settings.batch_size)
@@ -249,6 +261,9 @@ def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackS
             flags.append(f"{attack} stronger than white-box")
     if "eot_pgd" in errors and "pgd" in errors and errors["eot_pgd"] < errors["pgd"] - tolerance:
         flags.append("eot_pgd weaker than pgd")
+    # Random search needs no gradient: beating the gradient attacks means they were misled.
+    if "square" in errors and white_box_errors and errors["square"] > max(white_box_errors) + tolerance:
+        flags.append("square (gradient-free) stronger than white-box: masked gradients")
     if math.isclose(eps, settings.sanity_eps) and errors.get(ROBUST, 1.0) < settings.sanity_min_error:
         flags.append(f"robust error {100 * errors[ROBUST]:.1f}% < {100 * settings.sanity_min_error:g}% at sanity eps")
     return flags
