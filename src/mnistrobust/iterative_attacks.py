@@ -187,6 +187,20 @@ class _Successes:
     def unsettled(self, rows_image: torch.Tensor, rows_eps: torch.Tensor) -> torch.Tensor:
         return ~self.fooled[rows_eps, rows_image]
 
+    def chunks(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, batch_size: int):
+        """The rows in chunks of ``batch_size``, each without the rows settled meanwhile."""
+        for start in range(0, len(rows_image), batch_size):
+            chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
+            keep = self.unsettled(chunk_image, chunk_eps)
+            if keep.any():
+                yield chunk_image[keep], chunk_eps[keep]
+
+    def record_and_drop(self, rows_image, rows_eps, examples, success, *row_tensors) -> tuple[torch.Tensor, ...]:
+        """``record``, then return the rows (image, eps and each of ``row_tensors``) still unsettled."""
+        self.record(rows_image, rows_eps, examples, success)
+        keep = self.unsettled(rows_image, rows_eps)
+        return tuple(t[keep] for t in (rows_image, rows_eps, *row_tensors))
+
     def record(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, examples: torch.Tensor, success: torch.Tensor) -> None:
         """Mark successes, carry them to larger eps of the same image, and note the distortion."""
         change = (examples - self.images[rows_image]).abs().flatten(1).sum(1).double()
@@ -285,12 +299,7 @@ def pgd_outcome(
         pending = successes.unsettled(all_images, all_eps)
         rows_image, rows_eps = all_images[pending], all_eps[pending]
         log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {len(all_images)} (image, eps) rows unsettled")
-        for start in range(0, len(rows_image), batch_size):
-            chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
-            keep = successes.unsettled(chunk_image, chunk_eps)
-            chunk_image, chunk_eps = chunk_image[keep], chunk_eps[keep]
-            if len(chunk_image) == 0:
-                continue
+        for chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, batch_size):
             clean, truth = images[chunk_image], labels[chunk_image]
             radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
             step = settings.step_for(radius)
@@ -300,10 +309,8 @@ def pgd_outcome(
                 if not randomized:
                     success = log_probs.argmax(1) != truth
                     if success.any():
-                        successes.record(chunk_image, chunk_eps, current, success)
-                        keep = successes.unsettled(chunk_image, chunk_eps)
-                        chunk_image, chunk_eps, clean, truth, radius, current, grad = (
-                            t[keep] for t in (chunk_image, chunk_eps, clean, truth, radius, current, grad)
+                        chunk_image, chunk_eps, clean, truth, radius, current, grad = successes.record_and_drop(
+                            chunk_image, chunk_eps, current, success, clean, truth, radius, current, grad
                         )
                         step = settings.step_for(radius)
                         if len(chunk_image) == 0:
@@ -365,12 +372,7 @@ def square_outcome(
     def margins(x, truth):
         return margin(model(x.contiguous(memory_format=torch.channels_last)), truth)
 
-    for start in range(0, len(rows_image), batch_size):
-        chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
-        keep = successes.unsettled(chunk_image, chunk_eps)
-        chunk_image, chunk_eps = chunk_image[keep], chunk_eps[keep]
-        if len(chunk_image) == 0:
-            continue
+    for chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, batch_size):
         clean, truth = images[chunk_image], labels[chunk_image]
         radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
         best = (clean + radius * signs((len(clean), 1, 1, height))).clamp(0.0, 1.0)
@@ -379,10 +381,8 @@ def square_outcome(
             if not randomized:
                 success = best_margin < 0
                 if success.any():
-                    successes.record(chunk_image, chunk_eps, best, success)
-                    keep = successes.unsettled(chunk_image, chunk_eps)
-                    chunk_image, chunk_eps, clean, truth, radius, best, best_margin = (
-                        t[keep] for t in (chunk_image, chunk_eps, clean, truth, radius, best, best_margin)
+                    chunk_image, chunk_eps, clean, truth, radius, best, best_margin = successes.record_and_drop(
+                        chunk_image, chunk_eps, best, success, clean, truth, radius, best, best_margin
                     )
                     if len(chunk_image) == 0:
                         break
