@@ -19,7 +19,7 @@ import torch
 from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
-from benchmark import append_rows, record
+from benchmark import append_rows, machine, record
 from mnistrobust.checkpoints import load_model
 from mnistrobust.data import load_split
 from mnistrobust.iterative_attacks import PGDSettings, pgd_outcome

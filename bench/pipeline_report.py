@@ -24,6 +24,8 @@ import pandas as pd
 import torch
 import yaml
 
+from mnistrobust.runtime import resolve_device
+
 RESULTS = Path(__file__).with_name("results.csv")
 
 
@@ -82,7 +84,7 @@ def main() -> None:
     if args.wall_seconds:
         rows.append({"benchmark": "pipeline: wall time of the whole run", "value": args.wall_seconds, "unit": "s", "note": ""})
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(config.get("device", "auto")).type  # what the run's config asked for, on this machine
     with open(os.devnull if args.no_record else RESULTS, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["date", "machine", "torch", "device", "benchmark", "value", "unit", "note"])
         for row in rows:
