@@ -13,7 +13,6 @@ from mnistrobust.attacks import gradient_sign
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.evaluation import (
     CURVE_COLUMNS,
-    check_noise,
     clean_error,
     error_at_dist,
     noise_strengths,
@@ -21,6 +20,7 @@ from mnistrobust.evaluation import (
     strength_at_dist,
     sweep,
 )
+from mnistrobust.naming import check_noise
 
 from model_support import random_set, seeded_lenet
 

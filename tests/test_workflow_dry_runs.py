@@ -4,6 +4,7 @@ and lint. None of these needs the small end-to-end run of test_workflow.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,14 @@ def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
     files = [str(REPO / "Snakefile"), str(REPO / "workflow" / "rules")]
     formatted = subprocess.run([str(snakefmt), "--check", *files], capture_output=True, text=True, cwd=REPO)
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_python_code_has_no_undefined_or_unused_names():
+    """pyflakes over the package, the rule scripts (``snakemake`` is their injected global)
+    and the benchmark scripts, which no other test imports: a name error there would
+    only show when someone runs the benchmark."""
+    pyflakes = Path(sys.executable).parent / "pyflakes"
+    folders = [str(REPO / "src"), str(REPO / "bench"), str(REPO / "workflow" / "scripts")]
+    env = {**os.environ, "PYFLAKES_BUILTINS": "snakemake"}
+    result = subprocess.run([str(pyflakes), *folders], capture_output=True, text=True, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -17,7 +17,7 @@ from .data import load_split
 from .errors import ConfigError
 from .methods import build_method, build_preprocess
 from .models import Stacked, module_device
-from .naming import ATTACK_THREAT, NOISES, check_noise, lowpass_filters, noise_kind  # noqa: F401 (re-exported)
+from .naming import ATTACK_THREAT, lowpass_filters, noise_kind
 from .storage import atomic_path, read_csv_checked
 
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
