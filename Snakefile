@@ -35,3 +35,9 @@ rule all:
     input:
         final_outputs(),
         default_strong_outputs(),
+
+
+# The paper's robustness study alone (Table 2, Figures 1, 3-7), without the human study.
+rule paper:
+    input:
+        paper_outputs(),

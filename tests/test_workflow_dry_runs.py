@@ -21,7 +21,8 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
     assert jobs == {
         "mnist": 1,
         "train_model": 3,  # lenet, lenet_inp, lenet_all
-        "train_group_lenet_seeds": 1,  # lenet_seed2..20 as one grouped network
+        "train_group_committee_seeds": 1,  # lenet_seed2..6 as one grouped network
+        "train_group_human_seeds": 1,  # lenet_seed7..20
         "train_dae": 1,
         "adversarial_pool": 5,
         "adversarial_stage": 5,
@@ -51,7 +52,7 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         ({"methods": {"lenet": {"preprocess": "lowpass9", "members": ["lenet"]}}}, "lowpass9"),
         ({"methods": {"lenet": {"preprocess": "none", "members": ["adv_stage7"]}}}, "adv_stage7"),
         ({"methods": {"lenet": {"preprocess": "none", "members": ["ghost"]}}}, "ghost"),
-        ({"training_groups": {"lenet_seeds": ["lenet_seed2", "phantom"]}}, "phantom"),
+        ({"training_groups": {"committee_seeds": ["lenet_seed2", "phantom"]}}, "phantom"),
         ({"training_groups": {"mixed": ["lenet", "lenet_inp"]}}, "share iterations and dropout"),
         ({"adversarial": {"stages": 0}}, "stages"),
         ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),

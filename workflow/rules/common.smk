@@ -233,7 +233,8 @@ def method_curves():
     return curves
 
 
-def final_outputs():
+def paper_outputs():
+    """Table 2, the low-pass filters' clean errors and Figures 1, 3-7 (target `paper`)."""
     return [
         "results/tables/table2.csv",
         "results/tables/table2.md",
@@ -241,8 +242,11 @@ def final_outputs():
         "results/figures/fig1_noise_examples.png",
         *[f"results/figures/{figure}.png" for figure in config["figures"]["curves"]],
         *method_curves(),
-        *human_outputs(),
     ]
+
+
+def final_outputs():
+    return [*paper_outputs(), *human_outputs()]
 
 
 # --- Stronger attacks (beyond the paper; workflow/rules/strong_attacks.smk) ---------------
