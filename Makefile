@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 CORES ?= all
 # Folder holding mnist/ (and usps/) with the MNIST IDX files; empty = download.
 DATA_DIR ?=
+# Targets and flags for `make reproduce`, e.g. SNAKEMAKE_ARGS=paper; they go before
+# --config, which takes every word after it as KEY=VALUE.
 SNAKEMAKE_ARGS ?=
 
 ifneq ($(strip $(DATA_DIR)),)
@@ -22,8 +24,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 reproduce: install
-	$(BIN)/snakemake --cores $(CORES) $(DATA_CONFIG) $(SNAKEMAKE_ARGS)
-	$(BIN)/snakemake --cores 1 $(DATA_CONFIG) --report results/report.html
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores $(CORES) $(DATA_CONFIG)
+	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores 1 $(DATA_CONFIG) --report results/report.html
 
 # Two pytest workers, one test file each at a time: the small end-to-end run
 # (test_workflow.py) runs beside the other files instead of before them.

@@ -40,6 +40,14 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
     }
 
 
+def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_path, mnist_dir):
+    result = run_snakemake(tmp_path, mnist_dir, "paper", "-n", config=str(REPO / "config.yaml"))
+    jobs = planned_jobs(result.stdout)
+    assert jobs["table2"] == 1 and jobs["sweep"] == 33 and jobs["error_curves_figure"] == 7
+    assert jobs["train_group_committee_seeds"] == 1
+    assert not {rule for rule in jobs if rule.startswith("human") or rule in ("usps", "train_group_human_seeds")}
+
+
 @pytest.mark.parametrize(
     ("override", "named"),
     [
