@@ -51,6 +51,10 @@ def throughput(jobs: pd.DataFrame, config: dict) -> list[dict]:
         kind, _, name = job.job.partition("/")
         if kind == "train_model" and name in config["models"]:
             images, what = config["models"][name]["iterations"] * batch, f"train {name}"
+        elif kind == "train_group" and name in config.get("training_groups", {}):
+            members = config["training_groups"][name]
+            images = sum(config["models"][member]["iterations"] for member in members) * batch
+            what = f"train group {name} ({len(members)} networks, aggregate)"
         elif kind == "adversarial_stage":
             images, what = config["adversarial"]["iterations_per_stage"] * batch, f"train adversarial {name}"
         elif kind == "train_dae":
