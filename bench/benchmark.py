@@ -4,9 +4,12 @@ Never a test: run it by hand (``make bench``) on a quiet machine. Each variant i
 in this one process (the parallel-training variant in two child processes), results are
 printed and appended to bench/results.csv with the machine, torch version and config.
 
-    python bench/benchmark.py [--levels-measured 10] [--train-iterations 300] [--sections train group sweep]
+    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group sweep]
 
 Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
+``--device cuda`` (or auto) times the same variants on the GPU: networks and training
+data there, sweep noise drawn on the CPU as in the workflow; the CPU-only variant
+(independent processes) is left out. The device goes into every row.
 """
 
 from __future__ import annotations
@@ -27,16 +30,31 @@ from torch.nn import functional as F
 from mnistrobust.attacks import apply_sign, gradient_sign, input_gradient
 from mnistrobust.evaluation import noise_strengths, sweep
 from mnistrobust.models import LeNet, LeNetGroup
+from mnistrobust.runtime import DEVICE_CHOICES, resolve_device
 from mnistrobust.training import SolverSpec, train, train_group
 
 RESULTS = Path(__file__).with_name("results.csv")
 LEVELS = 100
 TEST_IMAGES = 10_000
+# Where the timed variants run (--device).
+DEVICE = torch.device("cpu")
 
 
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
-    return f"{model}, {os.cpu_count()} cores"
+    gpu = f", {torch.cuda.get_device_name(DEVICE)}" if DEVICE.type == "cuda" else ""
+    return f"{model}, {os.cpu_count()} cores{gpu}"
+
+
+def where() -> str:
+    """How a row's variant ran: the CPU thread count, or the GPU (labels of earlier CPU rows kept)."""
+    return "2 threads" if DEVICE.type == "cpu" else DEVICE.type
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work, so that a timer read afterwards includes it."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def record(rows: list[dict], name: str, value: float, unit: str, note: str = "") -> None:
@@ -47,7 +65,7 @@ def record(rows: list[dict], name: str, value: float, unit: str, note: str = "")
 def lenet(seed: int = 0) -> LeNet:
     model = LeNet()
     model.reset_parameters(seed)
-    return model.eval()
+    return model.to(DEVICE).eval()
 
 
 def fake_mnist(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,17 +77,19 @@ def fake_mnist(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def eager_train_images_per_second(iterations: int) -> float:
     """Plain PyTorch: NCHW tensors, torch.optim.SGD, batch 64."""
-    images, labels = fake_mnist(60_000)
+    images, labels = (t.to(DEVICE) for t in fake_mnist(60_000))
     model = lenet().train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     generator = torch.Generator().manual_seed(0)
+    synchronize()
     started = time.perf_counter()
     for _ in range(iterations):
-        index = torch.randint(0, len(images), (64,), generator=generator)
+        index = torch.randint(0, len(images), (64,), generator=generator).to(DEVICE)
         loss = F.nll_loss(model(images[index]), labels[index])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    synchronize()
     return iterations * 64 / (time.perf_counter() - started)
 
 
@@ -103,16 +123,20 @@ def grouped_training(rows: list[dict], iterations: int, group_size: int) -> None
     torch.set_num_threads(2)
     images, labels = fake_mnist(60_000)
     spec = SolverSpec(iterations=iterations, log_every=10**9)
+    synchronize()
     started = time.perf_counter()
     train(lenet(), images, labels, spec, seed=0, log=lambda _: None)
+    synchronize()
     alone = time.perf_counter() - started
-    group = LeNetGroup([lenet(seed) for seed in range(group_size)])
+    group = LeNetGroup([lenet(seed) for seed in range(group_size)]).to(DEVICE)
+    synchronize()
     started = time.perf_counter()
     train_group(group, images, labels, spec, list(range(group_size)), log=lambda _: None)
+    synchronize()
     grouped = time.perf_counter() - started
     per_model = iterations * spec.batch_size
-    record(rows, "train: one LeNet alone, 2 threads", per_model / alone, "images/s")
-    record(rows, f"train: group of {group_size} LeNets, 2 threads (aggregate)", group_size * per_model / grouped, "images/s")
+    record(rows, f"train: one LeNet alone, {where()}", per_model / alone, "images/s")
+    record(rows, f"train: group of {group_size} LeNets, {where()} (aggregate)", group_size * per_model / grouped, "images/s")
     record(rows, f"train: group of {group_size}, speed-up per model over alone", alone * group_size / grouped, "x")
     record(
         rows,
@@ -128,10 +152,10 @@ def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured:
     started = time.perf_counter()
     for eps in strengths[:measured]:
         for start in range(0, len(images), 1000):
-            x, y = images[start : start + 1000], labels[start : start + 1000]
+            x, y = images[start : start + 1000].to(DEVICE), labels[start : start + 1000].to(DEVICE)
             adversarial = (x + eps * input_gradient(model, x, y).sign()).clamp(0, 1)
             with torch.no_grad():
-                model(adversarial).argmax(1)
+                model(adversarial).argmax(1).cpu()
     return (time.perf_counter() - started) * len(strengths) / measured
 
 
@@ -141,7 +165,7 @@ def level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, me
     for eps in strengths[:measured]:
         with torch.no_grad():
             for start in range(0, len(images), batch):
-                model(apply_sign(images[start : start + batch], sign[start : start + batch], float(eps))).argmax(1)
+                model(apply_sign(images[start : start + batch], sign[start : start + batch], float(eps)).to(DEVICE)).argmax(1).cpu()
     return (time.perf_counter() - started) * len(strengths) / measured
 
 
@@ -151,10 +175,13 @@ def main() -> None:
     parser.add_argument("--train-iterations", type=int, default=300)
     parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
     parser.add_argument("--sections", nargs="+", choices=["train", "group", "sweep"], default=["train", "group", "sweep"])
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where the variants run (auto: CUDA when visible)")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = resolve_device(args.device)
     torch.set_num_threads(2)
     rows: list[dict] = []
-    print(f"machine: {machine()}; torch {torch.__version__}; {torch.get_num_threads()} threads\n")
+    print(f"machine: {machine()}; torch {torch.__version__}; device {DEVICE}; {torch.get_num_threads()} CPU threads\n")
     if "train" in args.sections:
         training_variants(rows, args.train_iterations)
     if "group" in args.sections:
@@ -166,10 +193,11 @@ def main() -> None:
 
 
 def training_variants(rows: list[dict], iterations: int) -> None:
-    record(rows, "train: eager NCHW torch.optim.SGD batch 64, 2 threads", eager_train_images_per_second(iterations), "images/s")
-    record(rows, "train: ours (channels_last, Caffe SGD), 2 threads", our_train_images_per_second(iterations, 2), "images/s")
-    record(rows, "train: ours, 1 thread", our_train_images_per_second(iterations, 1), "images/s")
-    record(rows, "train: ours, 2 models in parallel x 1 thread (aggregate)", parallel_train_images_per_second(iterations, 2), "images/s")
+    record(rows, f"train: eager NCHW torch.optim.SGD batch 64, {where()}", eager_train_images_per_second(iterations), "images/s")
+    record(rows, f"train: ours (channels_last, Caffe SGD), {where()}", our_train_images_per_second(iterations, 2), "images/s")
+    if DEVICE.type == "cpu":
+        record(rows, "train: ours, 1 thread", our_train_images_per_second(iterations, 1), "images/s")
+        record(rows, "train: ours, 2 models in parallel x 1 thread (aggregate)", parallel_train_images_per_second(iterations, 2), "images/s")
     torch.set_num_threads(2)
 
 
@@ -179,7 +207,7 @@ def sweep_variants(rows: list[dict], levels_measured: int) -> None:
     images, labels = fake_mnist(TEST_IMAGES, seed=1)
     strengths = noise_strengths(0.6, LEVELS)
     started = time.perf_counter()
-    sign = gradient_sign(model, images, labels)
+    sign = gradient_sign(model, images.to(DEVICE), labels.to(DEVICE)).cpu()
     record(rows, "fgsm: sign map, 10k images (once per model)", time.perf_counter() - started, "s")
     scaled = f"timed on {levels_measured} levels, scaled to {LEVELS}"
     record(rows, "fgsm sweep: gradient per level, NCHW, batch 1000", per_level_gradient_sweep_seconds(model, images, labels, strengths, levels_measured), "s", scaled)
@@ -195,7 +223,7 @@ def sweep_variants(rows: list[dict], levels_measured: int) -> None:
 
 
 def append_rows(rows: list[dict]) -> None:
-    stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": "cpu"}
+    stamp = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "torch": torch.__version__, "device": DEVICE.type}
     new_file = not RESULTS.exists()
     with open(RESULTS, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*stamp, "benchmark", "value", "unit", "note"])
