@@ -137,6 +137,28 @@ def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
     assert not torch.allclose(two, 2 * one, atol=1e-6)
 
 
+class _BatchSizes(nn.Module):
+    """Wraps a model and records the size of every batch it sees."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model, self.sizes = model, []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        return self.model(x)
+
+
+def test_eot_pgd_keeps_forward_batches_within_batch_size_images():
+    noisy = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.3, seed=0), LeNet())
+    noisy.classifier.reset_parameters(0)
+    recorder = _BatchSizes(noisy).eval()
+    x, y = random_set(8)
+    # 8 images x 3 eps = 24 rows; with 4 EOT copies each, a 12-image batch holds 3 rows.
+    pgd_outcome(recorder, x, y, [0.1, 0.2, 0.3], PGDSettings(steps=2, restarts=1), eot_samples=4, batch_size=12)
+    assert max(recorder.sizes) == 12 and recorder.sizes.count(12) >= 2 * 8
+
+
 def test_margin_is_negative_exactly_when_misclassified():
     log_probs = torch.log_softmax(torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, 0.0]]), 1)
     labels = torch.tensor([0, 0, 1])
