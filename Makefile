@@ -46,7 +46,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/benchmark.py
 
-# PGD evaluation speed, ours vs ART, on the trained baseline LeNet of `make reproduce`.
+# PGD evaluation speed, ours vs ART, and EOT-PGD batch sizes, on the trained baseline LeNet of `make reproduce`.
 bench-attacks: install
 	$(BIN)/python bench/attack_benchmark.py --checkpoint results/models/lenet.pt --data results/data/mnist.h5
 
