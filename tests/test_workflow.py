@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -112,6 +113,32 @@ def test_report_is_browsable_html(small_run, mnist_dir):
     assert "<html" in html.lower() and "table2.csv" in html
 
 
+FIGURE8 = "results/human/fig8_humans_vs_lenets.png"
+
+
+def test_figure8_without_answers_then_with_a_response_database(small_run, mnist_dir):
+    from mnistrobust.human.simulated import simulate_subjects
+
+    results = small_run / "results" / "human"
+    assert (small_run / FIGURE8).stat().st_size > 10_000
+    assert "No human responses yet" in (small_run / "results/logs/human_analysis.log").read_text()
+    summary = pd.read_csv(results / "accuracy_summary.csv")
+    lenets = yaml.safe_load(SMALL_CONFIG.read_text())["human"]["lenet_models"]
+    assert set(summary["population"]) == {"lenet"} and (summary["n"] == len(lenets)).all()
+
+    # Answers arrive later (here from simulated subjects: tests never invent human data):
+    # the database becomes an input, so only the analysis is planned again (how it reads
+    # and labels them is tested in test_human_analysis.py). The database is removed after,
+    # so the other tests see the small run as it was.
+    try:
+        simulate_subjects(results / "subjects_stimuli.h5", small_run / "human_study" / "responses.sqlite")
+        planned = run_snakemake(small_run, mnist_dir, "-n", FIGURE8)
+        assert planned_jobs(planned.stdout) == {"human_analysis": 1}
+        assert "human_study/responses.sqlite" in planned.stdout
+    finally:
+        shutil.rmtree(small_run / "human_study", ignore_errors=True)
+
+
 RERUN_TARGETS = [
     *LENET_CURVES,
     "results/adversarial/stage1.pt",
@@ -152,9 +179,10 @@ def test_one_stage_can_be_rerun_alone(small_run, mnist_dir):
     assert planned_jobs(result.stdout) == {"adversarial_stage": 1}
 
 
-def _kill_when(workdir: Path, mnist_dir: Path, log: str, pattern: str, config: Path) -> None:
+def _kill_when(workdir: Path, mnist_dir: Path, log: str, pattern: str) -> None:
+    """Run the LeNet curves and SIGKILL the whole run once ``pattern`` shows in ``log``."""
     process = subprocess.Popen(
-        snakemake_command(workdir, mnist_dir, *LENET_CURVES, config=str(config)),
+        snakemake_command(workdir, mnist_dir, *LENET_CURVES),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -173,22 +201,19 @@ def _kill_when(workdir: Path, mnist_dir: Path, log: str, pattern: str, config: P
         process.wait(timeout=60)
 
 
-@pytest.mark.parametrize(
-    ("log", "pattern", "unfinished"),
-    [
+def test_hard_kills_mid_training_and_mid_sweep_leave_nothing_finished_and_rerun_matches(small_run, tmp_path, mnist_dir):
+    # One workdir, killed twice: in training, then (on the rerun) in a sweep. The small
+    # config's evaluation batches are small, so a sweep is still running after its first
+    # progress line.
+    workdir = tmp_path / "work"
+    for log, pattern, unfinished in [
         ("train_model/lenet.log", r"iteration 50/", "results/models/lenet.pt"),
         ("sweep/lenet/fgsm.log", r"images x", "results/sweeps/lenet/fgsm.csv"),
-    ],
-)
-def test_hard_kill_mid_job_leaves_nothing_finished_and_rerun_matches(small_run, tmp_path, mnist_dir, log, pattern, unfinished):
-    # The small config's evaluation batches are small, so a sweep is still running after
-    # its first progress line.
-    config = SMALL_CONFIG
-    workdir = tmp_path / "work"
-    _kill_when(workdir, mnist_dir, log, pattern, config)
-    assert not (workdir / unfinished).exists()
-    subprocess.run(snakemake_command(workdir, mnist_dir, "--unlock", config=str(config)), check=True, capture_output=True)
-    run_snakemake(workdir, mnist_dir, *LENET_CURVES, config=str(config))
+    ]:
+        _kill_when(workdir, mnist_dir, log, pattern)
+        assert not (workdir / unfinished).exists(), unfinished
+        subprocess.run(snakemake_command(workdir, mnist_dir, "--unlock"), check=True, capture_output=True)
+    run_snakemake(workdir, mnist_dir, *LENET_CURVES)
     leftovers = [path for path in (workdir / "results").rglob("*") if ".tmp-" in path.name]
     assert leftovers == []
     reference = torch.load(small_run / "results/models/lenet.pt", weights_only=True)["state_dict"]
