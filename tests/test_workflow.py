@@ -50,6 +50,7 @@ TABLE2_ROWS = [
 # Targets that exercise every kind of job but not the whole DAG (for reruns).
 LENET_CURVES = ["results/sweeps/lenet/gaussian.csv", "results/sweeps/lenet/fgsm.csv"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIGURE8 = "results/human/fig8_humans_vs_lenets.png"
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +112,6 @@ def test_report_is_browsable_html(small_run, mnist_dir):
     run_snakemake(small_run, mnist_dir, "--report", "report.html")
     html = (small_run / "report.html").read_text(errors="replace")
     assert "<html" in html.lower() and "table2.csv" in html
-
-
-FIGURE8 = "results/human/fig8_humans_vs_lenets.png"
 
 
 def test_figure8_without_answers_then_with_a_response_database(small_run, mnist_dir):
