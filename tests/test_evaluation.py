@@ -1,4 +1,5 @@
-"""Tests for mnistrobust.evaluation: noise strengths, sweeps and reading curves."""
+"""Tests for mnistrobust.evaluation (noise strengths, sweeps) and mnistrobust.curves (reading
+curves, interpolating them)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,8 @@ import torch
 
 from mnistrobust.attacks import gradient_sign
 from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.evaluation import (
-    CURVE_COLUMNS,
-    clean_error,
-    error_at_dist,
-    noise_strengths,
-    read_curve,
-    strength_at_dist,
-    sweep,
-)
+from mnistrobust.curves import CURVE_COLUMNS, error_at_dist, read_curve, strength_at_dist
+from mnistrobust.evaluation import clean_error, noise_strengths, sweep
 from mnistrobust.naming import check_noise
 
 from model_support import random_set, seeded_lenet

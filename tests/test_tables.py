@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mnistrobust.errors import DataError
-from mnistrobust.evaluation import CURVE_COLUMNS
+from mnistrobust.curves import CURVE_COLUMNS
 from mnistrobust.tables import PAPER_DISTS, PAPER_TABLE2, paper_value, table2, to_markdown, write_table2
 
 

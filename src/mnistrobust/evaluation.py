@@ -1,8 +1,7 @@
-"""Error-versus-distortion sweeps and reading the curves at fixed distortions."""
+"""Error-versus-distortion sweeps of a method under one noise type (curves: curves.py)."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -13,14 +12,13 @@ from torch import nn
 
 from .artifacts import load_sign_map
 from .attacks import add_gaussian_noise, apply_sign
+from .curves import CURVE_COLUMNS
 from .data import load_split
 from .errors import ConfigError
 from .methods import build_method, build_preprocess
 from .models import Stacked, module_device
 from .naming import ATTACK_THREAT, lowpass_filters, noise_kind
-from .storage import atomic_path, read_csv_checked
-
-CURVE_COLUMNS = ["level", "strength", "dist", "error"]
+from .storage import atomic_path
 
 
 def noise_strengths(max_strength: float, levels: int) -> np.ndarray:
@@ -90,31 +88,6 @@ def sweep(
     )
 
 
-def error_at_dist(curve: pd.DataFrame, dists: Sequence[float]) -> list[float]:
-    """Linear interpolation of error (as a fraction) at each requested distortion.
-
-    A distortion beyond the measured range gives NaN rather than an extrapolation.
-    """
-    ordered = curve.sort_values("dist")
-    measured_dist = ordered["dist"].to_numpy()
-    measured_error = ordered["error"].to_numpy()
-    values = []
-    for target in dists:
-        if target < measured_dist[0] - 1e-12 or target > measured_dist[-1] + 1e-12:
-            values.append(math.nan)
-        else:
-            values.append(float(np.interp(target, measured_dist, measured_error)))
-    return values
-
-
-def strength_at_dist(curve: pd.DataFrame, dist: float) -> float:
-    """The noise strength whose measured distortion is ``dist`` (for showing examples)."""
-    ordered = curve.sort_values("dist")
-    if dist > ordered["dist"].iloc[-1]:
-        raise ConfigError(f"dist {dist} is beyond the sweep's largest distortion {ordered['dist'].iloc[-1]:.3f}")
-    return float(np.interp(dist, ordered["dist"], ordered["strength"]))
-
-
 def clean_error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     model = prepare_for_inference(model)
     device = module_device(model)
@@ -162,11 +135,6 @@ def run_sweep(
         curve.to_csv(tmp, index=False, float_format="%.6g")
     log(f"{method} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. {100 * curve['error'].iloc[-1]:.2f}%")
     return curve
-
-
-def read_curve(path: str) -> pd.DataFrame:
-    """Load a sweep CSV, checking it has the columns a curve must have."""
-    return read_csv_checked(path, CURVE_COLUMNS, "curve")
 
 
 def lowpass_clean_errors(

@@ -1,4 +1,6 @@
-"""Figures: example digits under both noises (Fig. 1) and error-versus-distortion curves."""
+"""Error-versus-distortion figures (Figs. 3-7, the baseline's curves, the strong-attack curves).
+
+Torch-free: these jobs only read curve CSVs. Fig. 1's noisy digits: digit_figures.py."""
 
 from __future__ import annotations
 
@@ -10,12 +12,8 @@ matplotlib.use("Agg")  # figures are files; no display is needed or present
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
 
-from .artifacts import load_sign_map  # noqa: E402
-from .attacks import add_gaussian_noise, apply_sign  # noqa: E402
-from .data import load_split  # noqa: E402
-from .evaluation import read_curve, strength_at_dist  # noqa: E402
+from .curves import read_curve  # noqa: E402
 from .storage import atomic_path  # noqa: E402
 
 NOISE_TITLES = {
@@ -25,48 +23,10 @@ NOISE_TITLES = {
 }
 
 
-def _save(figure: plt.Figure, path: str) -> None:
+def save_figure(figure: plt.Figure, path: str) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=150, bbox_inches="tight")
     plt.close(figure)
-
-
-def noise_examples(
-    data_h5: str, sign_map: str, curve_paths: Mapping[str, str], dists: Sequence[float], digits: int, seed: int, output: str
-) -> None:
-    """Fig. 1: the first ``digits`` test images under each noise at each distortion level.
-
-    The strength for a level is read off that noise's sweep, so the columns show the
-    distortion the curves are plotted against.
-    """
-    images, _ = load_split(data_h5, "test", limit=digits)
-    sign, _ = load_sign_map(sign_map)
-    sign = sign[:digits]
-    curves = {noise: read_curve(path) for noise, path in curve_paths.items()}
-    figure, axes = plt.subplots(
-        len(curves) * digits,
-        len(dists),
-        figsize=(1.2 * len(dists), 1.35 * len(curves) * digits),
-        squeeze=False,
-        layout="constrained",
-    )
-    for block, (noise, curve) in enumerate(curves.items()):
-        for column, dist in enumerate(dists):
-            strength = strength_at_dist(curve, dist)
-            if noise == "gaussian":
-                shown = add_gaussian_noise(images, strength, torch.Generator().manual_seed(seed))
-            else:
-                shown = apply_sign(images, sign, strength)
-            for index in range(digits):
-                axis = axes[block * digits + index, column]
-                axis.imshow(shown[index, 0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                axis.set_xticks([])
-                axis.set_yticks([])
-                if index == 0:
-                    axis.set_title(f"dist={dist:g}\n{'sigma' if noise == 'gaussian' else 'eps'}={strength:.2f}", fontsize=7)
-            axes[block * digits, 0].set_ylabel(NOISE_TITLES[noise], fontsize=7, rotation=90)
-    figure.suptitle("Fig. 1: MNIST digits under Gaussian and gradient-sign noise", fontsize=9)
-    _save(figure, output)
 
 
 def error_curves(curves: pd.DataFrame, title: str, output: str) -> None:
@@ -82,7 +42,7 @@ def error_curves(curves: pd.DataFrame, title: str, output: str) -> None:
     grid.set_axis_labels("dist (mean absolute pixel change, Eq. 2)", "generalization error (%)")
     grid.set_titles("{col_name}")
     grid.figure.suptitle(title, y=1.03, fontsize=10)
-    _save(grid.figure, output)
+    save_figure(grid.figure, output)
 
 
 def load_curves(paths: Mapping[tuple[str, str], str]) -> pd.DataFrame:
@@ -113,4 +73,4 @@ def strong_attack_curves(results: pd.DataFrame, title: str, output: str) -> None
     grid.set_titles("{col_name}")
     # Two lines rather than wrap=True, which makes bbox_inches="tight" keep a blank band.
     grid.figure.suptitle(title.replace("; reference:", "\nreference:"), y=1.08, fontsize=8)
-    _save(grid.figure, output)
+    save_figure(grid.figure, output)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .evaluation import error_at_dist, read_curve
+from .curves import error_at_dist, read_curve
 from .storage import atomic_path, write_text_atomic
 
 # Paper's Table 2: generalization error (%) at dist = 0, 0.1, 0.2.

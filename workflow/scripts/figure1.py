@@ -1,6 +1,6 @@
 """Rule figure1: example digits under both noise types at several distortions."""
 
-from mnistrobust.plots import noise_examples
+from mnistrobust.digit_figures import noise_examples
 from mnistrobust.runtime import job
 
 with job(snakemake.log[0], snakemake.threads) as log:
