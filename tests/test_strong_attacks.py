@@ -11,7 +11,7 @@ import yaml
 from torch import nn
 from torch.nn import functional as F
 
-from conftest import SMALL_CONFIG, run_snakemake
+from conftest import SMALL_CONFIG, dry_run, run_snakemake
 from mnistrobust.defenses import LowPassFilter
 from mnistrobust.errors import ConfigError
 from mnistrobust.iterative_attacks import (
@@ -303,9 +303,9 @@ def _small_config_with(tmp_path, **sections) -> str:
     ],
 )
 def test_workflow_rejects_bad_attack_parameters_before_any_job(tmp_path, mnist_dir, strong, message):
-    result = run_snakemake(tmp_path / "work", mnist_dir, "-n", "strong_attacks", config=_small_config_with(tmp_path, strong_attacks=strong), check=False)
-    assert result.returncode != 0
-    assert message in result.stderr + result.stdout
+    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=_small_config_with(tmp_path, strong_attacks=strong))
+    assert not result.ok
+    assert message in result.output
     assert not (tmp_path / "work" / "results").exists()
 
 
@@ -340,6 +340,7 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
 @pytest.mark.parametrize("enabled", [True, False])
 def test_default_target_has_the_extended_table_only_when_enabled(tmp_path, mnist_dir, enabled):
     config = _small_config_with(tmp_path, strong_attacks={"enabled": enabled})
-    result = run_snakemake(tmp_path / "work", mnist_dir, "-n", config=config)
-    assert ("strong_attacks_table" in result.stdout) is enabled
-    assert "table2" in result.stdout
+    result = dry_run(tmp_path / "work", mnist_dir, config=config)
+    assert result.ok, result.output
+    assert ("strong_attacks_table" in result.jobs) is enabled
+    assert "table2" in result.jobs

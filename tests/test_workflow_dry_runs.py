@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SMALL_CONFIG, planned_jobs, run_snakemake, snakemake_command
+from conftest import REPO, SMALL_CONFIG, dry_run, run_snakemake, snakemake_command
 
 
 def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", config=str(REPO / "config.yaml"))
-    jobs = planned_jobs(result.stdout)
-    assert jobs == {
+    result = dry_run(tmp_path, mnist_dir, config=str(REPO / "config.yaml"))
+    assert result.ok, result.output
+    assert result.jobs == {
         "mnist": 1,
         "train_model": 3,  # lenet, lenet_inp, lenet_all
         "train_group_committee_seeds": 1,  # lenet_seed2..6 as one grouped network
@@ -41,8 +41,8 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
 
 
 def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "paper", "-n", config=str(REPO / "config.yaml"))
-    jobs = planned_jobs(result.stdout)
+    result = dry_run(tmp_path, mnist_dir, "paper", config=str(REPO / "config.yaml"))
+    jobs = result.jobs
     assert jobs["table2"] == 1 and jobs["sweep"] == 33 and jobs["error_curves_figure"] == 7
     assert jobs["train_group_committee_seeds"] == 1
     assert not {rule for rule in jobs if rule.startswith("human") or rule in ("usps", "train_group_human_seeds")}
@@ -68,15 +68,20 @@ def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_pat
     ],
 )
 def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
-    bad = tmp_path / "bad.yaml"
+    result = dry_run(tmp_path, mnist_dir, config=_small_config_with(tmp_path, override))
+    assert not result.ok
+    assert named in result.output
+    assert not (tmp_path / "results").exists()
+
+
+def _small_config_with(tmp_path: Path, override: dict) -> str:
+    """tests/config/small.yaml with top-level sections merged (mappings) or replaced."""
     small = yaml.safe_load(SMALL_CONFIG.read_text())
     for key, value in override.items():
         small[key] = {**small.get(key, {}), **value} if isinstance(value, dict) and isinstance(small.get(key), dict) else value
-    bad.write_text(yaml.safe_dump(small))
-    result = run_snakemake(tmp_path, mnist_dir, "-n", config=str(bad), check=False)
-    assert result.returncode != 0
-    assert named in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(small))
+    return str(path)
 
 
 @pytest.mark.parametrize(
@@ -93,9 +98,25 @@ def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist
     ],
 )
 def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target, message):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", target, check=False)
+    result = dry_run(tmp_path, mnist_dir, target)
+    assert not result.ok
+    assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "override", "message"),
+    [
+        ((), {"evaluation": {"levels": 1}}, "1 is less than the minimum of 2"),
+        (("results/sweeps/nosuch/fgsm.csv",), {}, "unknown method 'nosuch'"),
+    ],
+)
+def test_the_command_line_exits_non_zero_naming_the_problem(tmp_path, mnist_dir, args, override, message):
+    """The real command line (the other dry runs use Snakemake's API in-process)."""
+    workdir = tmp_path / "work"
+    result = run_snakemake(workdir, mnist_dir, "-n", *args, config=_small_config_with(tmp_path, override), check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
 
 
 def test_corrupt_data_file_stops_the_data_rule_and_leaves_nothing(tmp_path, mnist_dir):
@@ -114,13 +135,13 @@ def test_corrupt_data_file_stops_the_data_rule_and_leaves_nothing(tmp_path, mnis
 
 
 def test_asking_for_one_curve_runs_only_what_it_needs(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", "results/sweeps/lenet/gaussian.csv")
-    assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "sweep": 1}
+    result = dry_run(tmp_path, mnist_dir, "results/sweeps/lenet/gaussian.csv")
+    assert result.jobs == {"mnist": 1, "train_model": 1, "sweep": 1}
 
 
 def test_asking_for_one_adversarial_stage_runs_its_chain_only(tmp_path, mnist_dir):
-    result = run_snakemake(tmp_path, mnist_dir, "-n", "results/adversarial/stage2.pt")
-    assert planned_jobs(result.stdout) == {"mnist": 1, "train_model": 1, "adversarial_pool": 2, "adversarial_stage": 2}
+    result = dry_run(tmp_path, mnist_dir, "results/adversarial/stage2.pt")
+    assert result.jobs == {"mnist": 1, "train_model": 1, "adversarial_pool": 2, "adversarial_stage": 2}
 
 
 def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
