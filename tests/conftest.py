@@ -21,6 +21,14 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 DATA_DIR_VARIABLE = "MNISTROBUST_DATA_DIR"
 
 
+def pytest_collection_modifyitems(items):
+    """The small end-to-end run's file first: its module fixture is about 5 minutes of
+    Snakemake on two cores. `make test` (-n 2 --dist loadfile --no-loadscope-reorder) hands
+    files out in this order, so one worker starts it at once while the other takes every
+    other file, rather than it running alone at the end."""
+    items.sort(key=lambda item: item.path.name != "test_workflow.py")
+
+
 def offline_data_folder(name: str) -> Path:
     """``$MNISTROBUST_DATA_DIR/name`` (set by `make test DATA_DIR=...`), or skip saying why."""
     root = os.environ.get(DATA_DIR_VARIABLE)
@@ -30,6 +38,16 @@ def offline_data_folder(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"offline data folder {folder} not found (from {DATA_DIR_VARIABLE})")
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One intra-op torch thread in every test process: `make test` runs two pytest workers
+    on two cores, beside Snakemake jobs, and a second spinning OpenMP thread per worker
+    makes small steps several times slower. No result depends on the thread count."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +77,20 @@ def small_mnist(mnist_h5_file):
 
     images, _ = load_split(mnist_h5_file, "train", limit=2000)
     return images
+
+
+def small_config_with(folder: Path, sections: dict) -> str:
+    """tests/config/small.yaml with top-level ``sections`` merged into it (a mapping into a
+    mapping, one level deep) or replacing it, written to ``folder``; returns its path."""
+    import yaml
+
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    for key, value in sections.items():
+        merge = isinstance(value, dict) and isinstance(config.get(key), dict)
+        config[key] = {**config[key], **value} if merge else value
+    path = Path(folder) / "small_with_changes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
 
 
 def snakemake_command(

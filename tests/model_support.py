@@ -1,9 +1,8 @@
 """Small inputs shared by the model, attack, training and evaluation tests: seeded
-LeNets, seeded random images, and a one-thread setting for tiny LeNet steps."""
+LeNets and seeded random images."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from mnistrobust.models import LeNet
@@ -22,14 +21,3 @@ def random_set(n: int = 64, seed: int = 0, low: float = 0.0, high: float = 1.0, 
     generator = torch.Generator().manual_seed(seed)
     images = low + (high - low) * torch.rand(n, 1, 28, 28, generator=generator, dtype=dtype)
     return images, torch.randint(0, 10, (n,), generator=generator)
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """One intra-op thread: LeNet steps are tiny, and on a shared 2-core machine a second
-    spinning thread makes them several times slower. Results do not depend on it.
-    Modules that want it use ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

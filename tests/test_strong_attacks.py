@@ -7,11 +7,10 @@ import math
 import pandas as pd
 import pytest
 import torch
-import yaml
 from torch import nn
 from torch.nn import functional as F
 
-from conftest import SMALL_CONFIG, dry_run, run_snakemake
+from conftest import dry_run, run_snakemake, small_config_with
 from mnistrobust.defenses import LowPassFilter
 from mnistrobust.errors import ConfigError
 from mnistrobust.iterative_attacks import (
@@ -282,16 +281,6 @@ def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
     assert all(0 < d <= e for d, e in zip(dists, settings.all_eps))
 
 
-def _small_config_with(tmp_path, **sections) -> str:
-    """tests/config/small.yaml with some top-level sections replaced or merged (strong_attacks)."""
-    config = yaml.safe_load(SMALL_CONFIG.read_text())
-    for key, value in sections.items():
-        config[key] = {**config.get(key, {}), **value} if key == "strong_attacks" else value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "strong, message",
@@ -303,7 +292,7 @@ def _small_config_with(tmp_path, **sections) -> str:
     ],
 )
 def test_workflow_rejects_bad_attack_parameters_before_any_job(tmp_path, mnist_dir, strong, message):
-    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=_small_config_with(tmp_path, strong_attacks=strong))
+    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=small_config_with(tmp_path, {"strong_attacks": strong}))
     assert not result.ok
     assert message in result.output
     assert not (tmp_path / "work" / "results").exists()
@@ -316,7 +305,7 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
         {"label": "No method", "method": "lenet", "noise": "fgsm"},
         {"label": "Low-pass filter", "method": "lowpass5_lenet", "noise": "fgsm_oblivious"},
     ]
-    config = _small_config_with(tmp_path, table2={"dists": [0.0, 0.1], "rows": rows}, strong_attacks={"transfer_sources": ["lenet"]})
+    config = small_config_with(tmp_path, {"table2": {"dists": [0.0, 0.1], "rows": rows}, "strong_attacks": {"transfer_sources": ["lenet"]}})
     run_snakemake(tmp_path / "work", mnist_dir, "strong_attacks", config=config)
     results = tmp_path / "work" / "results"
     table = pd.read_csv(results / "tables/strong_attacks.csv")
@@ -339,7 +328,7 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("enabled", [True, False])
 def test_default_target_has_the_extended_table_only_when_enabled(tmp_path, mnist_dir, enabled):
-    config = _small_config_with(tmp_path, strong_attacks={"enabled": enabled})
+    config = small_config_with(tmp_path, {"strong_attacks": {"enabled": enabled}})
     result = dry_run(tmp_path / "work", mnist_dir, config=config)
     assert result.ok, result.output
     assert ("strong_attacks_table" in result.jobs) is enabled

@@ -10,9 +10,7 @@ from torch.nn import functional as F
 from mnistrobust.errors import ConfigError
 from mnistrobust.training import CaffeSGD, EpochSampler, SolverSpec, train
 
-from model_support import one_thread, random_set, seeded_lenet  # noqa: F401 (one_thread: fixture)
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from model_support import random_set, seeded_lenet
 
 
 def _quiet(_message: str) -> None:

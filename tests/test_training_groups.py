@@ -11,9 +11,7 @@ from mnistrobust.models import LeNet, LeNetGroup
 from mnistrobust.naming import check_training_groups
 from mnistrobust.training import SolverSpec, train, train_checkpoint, train_group, train_group_checkpoints
 
-from model_support import one_thread, random_set, seeded_lenet  # noqa: F401 (one_thread: fixture)
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from model_support import random_set, seeded_lenet
 
 
 def test_group_forward_equals_each_member_on_its_own_channel():

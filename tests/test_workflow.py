@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, SMALL_CONFIG, dry_run, run_snakemake, snakemake_command
+from conftest import REPO, SMALL_CONFIG, dry_run, run_snakemake, small_config_with, snakemake_command
 
 FIGURES = [
     "fig1_noise_examples",
@@ -147,10 +147,8 @@ RERUN_TARGETS = [
 
 
 def test_changing_an_evaluation_parameter_reruns_the_sweep_not_the_training(small_run, mnist_dir, tmp_path):
-    changed = yaml.safe_load(SMALL_CONFIG.read_text())
-    changed["evaluation"]["levels"] = 7
-    (tmp_path / "changed.yaml").write_text(yaml.safe_dump(changed))
-    jobs = dry_run(small_run, mnist_dir, "results/sweeps/lenet/gaussian.csv", config=str(tmp_path / "changed.yaml")).jobs
+    changed = small_config_with(tmp_path, {"evaluation": {"levels": 7}})
+    jobs = dry_run(small_run, mnist_dir, "results/sweeps/lenet/gaussian.csv", config=changed).jobs
     assert jobs.get("sweep") == 1
     assert "train_model" not in jobs and "mnist" not in jobs
 

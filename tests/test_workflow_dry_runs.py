@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, SMALL_CONFIG, dry_run, run_snakemake, snakemake_command
+from conftest import REPO, dry_run, run_snakemake, small_config_with, snakemake_command
 
 
 def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
@@ -68,20 +67,10 @@ def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_pat
     ],
 )
 def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
-    result = dry_run(tmp_path, mnist_dir, config=_small_config_with(tmp_path, override))
+    result = dry_run(tmp_path, mnist_dir, config=small_config_with(tmp_path, override))
     assert not result.ok
     assert named in result.output
     assert not (tmp_path / "results").exists()
-
-
-def _small_config_with(tmp_path: Path, override: dict) -> str:
-    """tests/config/small.yaml with top-level sections merged (mappings) or replaced."""
-    small = yaml.safe_load(SMALL_CONFIG.read_text())
-    for key, value in override.items():
-        small[key] = {**small.get(key, {}), **value} if isinstance(value, dict) and isinstance(small.get(key), dict) else value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(small))
-    return str(path)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +102,7 @@ def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target
 def test_the_command_line_exits_non_zero_naming_the_problem(tmp_path, mnist_dir, args, override, message):
     """The real command line (the other dry runs use Snakemake's API in-process)."""
     workdir = tmp_path / "work"
-    result = run_snakemake(workdir, mnist_dir, "-n", *args, config=_small_config_with(tmp_path, override), check=False)
+    result = run_snakemake(workdir, mnist_dir, "-n", *args, config=small_config_with(tmp_path, override), check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (workdir / "results").exists()
