@@ -27,11 +27,12 @@ reproduce: install
 	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores $(CORES) $(DATA_CONFIG)
 	$(BIN)/snakemake $(SNAKEMAKE_ARGS) --cores 1 $(DATA_CONFIG) --report results/report.html
 
-# Two pytest workers, one test file each at a time: the small end-to-end run
-# (test_workflow.py) runs beside the other files instead of before them.
+# Two pytest workers, one test file each at a time, in collection order: the small
+# end-to-end run (test_workflow.py, collected first by tests/conftest.py) starts at once
+# on one worker while the other takes every other file.
 TEST_WORKERS ?= 2
 test: install
-	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The small workflow through profiles/slurm on a throw-away single-node SLURM cluster
 # (tests/slurm/local_cluster.sh: apt-get installs slurmctld slurmd munge if missing; needs root).
