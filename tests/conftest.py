@@ -135,6 +135,8 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
     The same config merging, schema validation, input functions and DAG as the command
     line, without its start-up (about 3.5 s, mostly imports), which dozens of dry runs
     would pay each. A few tests keep the real command line for exit codes and messages.
+    The API does not read profiles/default; nothing in it (cores, rerun-incomplete,
+    printing, keep-going) changes what these dry runs plan.
     """
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
