@@ -6,8 +6,10 @@ import contextlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +83,16 @@ def small_mnist(mnist_h5_file):
 
 def small_config_with(folder: Path, sections: dict) -> str:
     """tests/config/small.yaml with top-level ``sections`` merged into it (a mapping into a
-    mapping, one level deep) or replacing it, written to ``folder``; returns its path."""
+    mapping, one level deep) or replacing it, written to a new file in ``folder``; returns its path."""
     import yaml
 
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     for key, value in sections.items():
         merge = isinstance(value, dict) and isinstance(config.get(key), dict)
         config[key] = {**config[key], **value} if merge else value
-    path = Path(folder) / "small_with_changes.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
+    with tempfile.NamedTemporaryFile("w", dir=folder, prefix="small_with_changes_", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(config, handle)
+    return handle.name
 
 
 def snakemake_command(
@@ -143,10 +145,12 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
 
     captured = io.StringIO()
     cwd = os.getcwd()  # the API changes into the workdir
+    sigterm = signal.getsignal(signal.SIGTERM)  # its job scheduler installs its own, for good
     error: Exception | None = None
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         try:
-            with SnakemakeApi(OutputSettings()) as api:
+            # As `-n` sets them: the log to stdout, and no log file under .snakemake/log.
+            with SnakemakeApi(OutputSettings(dryrun=True, stdout=True)) as api:
                 workflow = api.workflow(
                     resource_settings=ResourceSettings(cores=2),
                     config_settings=ConfigSettings(
@@ -161,6 +165,7 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
             error = exc
         finally:
             os.chdir(cwd)
+            signal.signal(signal.SIGTERM, sigterm)
     output = captured.getvalue() + (f"\n{type(error).__name__}: {error}" if error else "")
     return DryRun(ok=error is None, output=output)
 
