@@ -4,6 +4,7 @@ Torch-free: these jobs only read curve CSVs. Fig. 1's noisy digits: digit_figure
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -23,7 +24,7 @@ NOISE_TITLES = {
 }
 
 
-def save_figure(figure: plt.Figure, path: str) -> None:
+def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=150, bbox_inches="tight")
     plt.close(figure)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # figures are files; no display is needed or present
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ..storage import atomic_path  # noqa: E402
-from .stimuli import FGSM, GAUSSIAN, NATURAL, USPS  # noqa: E402
-from .tidy import HUMAN, LENET, SIMULATED  # noqa: E402
+from ..plots import plt, save_figure  # plt with the file-only Agg backend plots selects
+from .stimuli import FGSM, GAUSSIAN, NATURAL, USPS
+from .tidy import HUMAN, LENET, SIMULATED
 
 PANELS = {GAUSSIAN: ("Gaussian noise", "sigma"), FGSM: ("gradient-sign noise (adversarial)", "eps")}
 STYLE = {
@@ -79,6 +75,4 @@ def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float,
     )
     for index, note in enumerate(notes):
         figure.text(0.5, -0.04 - 0.05 * index, note, ha="center", va="top", fontsize=11, color="darkred", weight="bold")
-    with atomic_path(output) as tmp:
-        figure.savefig(tmp, dpi=150, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, output)
