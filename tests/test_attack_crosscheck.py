@@ -6,9 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
-from art.estimators.classification import PyTorchClassifier
-
 from mnistrobust.data import load_split
 from mnistrobust.iterative_attacks import PGDSettings, fgsm_outcome, pgd_outcome
 from mnistrobust.models import LeNet
@@ -29,6 +26,11 @@ def trained_lenet_and_test_images(mnist_h5_file):
 
 
 def _art_classifier(model):
+    # ART is imported here, by the one worker that runs this test, not at collection: its
+    # first import on a machine writes ~/.art/config.json unlocked, and two pytest-xdist
+    # workers collecting at once on a fresh machine raced there (NameError: _config).
+    from art.estimators.classification import PyTorchClassifier
+
     # Our networks return log-probabilities; cross-entropy on them equals our NLL loss.
     return PyTorchClassifier(model=model, loss=torch.nn.NLLLoss(), input_shape=(1, 28, 28), nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
 
@@ -39,6 +41,8 @@ def _art_fooled(classifier, attack, x, y):
 
 
 def test_fgsm_and_pgd_errors_agree_with_the_adversarial_robustness_toolbox(trained_lenet_and_test_images):
+    from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
+
     model, x, y = trained_lenet_and_test_images
     classifier = _art_classifier(model)
     clean_error = (classifier.predict(x.numpy()).argmax(1) != y.numpy()).mean()
