@@ -41,21 +41,26 @@ def test_group_rejects_members_with_different_dropout():
 
 def test_grouped_training_matches_training_each_member_alone():
     """Same init, same per-member sample order, each member's own mean loss: the weights
-    after 15 steps agree with one-by-one training up to float summation order."""
-    images, labels = random_set(256)
+    after 15 steps agree with one-by-one training up to summation order. In float64: in
+    float32 two pooled values within rounding of each other (there are ~10^5 pool windows
+    per step) can make grouped and single convolutions pick different maxima, which sends
+    a step's gradient elsewhere (seen on an AVX-512 CPU: 1e-2 in one member's first step);
+    that is max-pooling's discontinuity, not a difference in what the group computes."""
+    images, labels = random_set(256, dtype=torch.float64)
     spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
     seeds = [3, 7, 11]
-    alone = [seeded_lenet(seed) for seed in seeds]
+    alone = [seeded_lenet(seed).double() for seed in seeds]
     losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
-    group = LeNetGroup([seeded_lenet(seed) for seed in seeds])
+    group = LeNetGroup([seeded_lenet(seed).double() for seed in seeds])
     metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
     assert metrics["images_per_second"] > 0
-    assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-4)  # reported per member
+    # reported per member (the running loss is summed in float32)
+    assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-6)
     for model, state in zip(alone, group.member_state_dicts()):
         for name, tensor in model.state_dict().items():
-            torch.testing.assert_close(state[name], tensor, atol=2e-5, rtol=1e-4, msg=name)
+            torch.testing.assert_close(state[name], tensor, atol=1e-10, rtol=1e-9, msg=name)
     # and training moved the weights at all (the comparison above is not vacuous)
-    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], seeded_lenet(3).ip1.weight)
+    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], seeded_lenet(3).ip1.weight.double())
 
 
 def test_group_needs_one_seed_per_member():
