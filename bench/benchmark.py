@@ -4,7 +4,7 @@ Never a test: run it by hand (``make bench``) on a quiet machine. Each variant i
 in this one process (the parallel-training variant in two child processes), results are
 printed and appended to bench/results.csv with the machine, torch version and config.
 
-    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group sweep]
+    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group bf16 sweep]
 
 Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
 ``--device cuda`` (or auto) times the same variants on the GPU: networks and training
@@ -147,6 +147,30 @@ def grouped_training(rows: list[dict], iterations: int, group_size: int) -> None
     )
 
 
+def bf16_training(rows: list[dict], iterations: int, group_size: int) -> None:
+    """Mixed precision as a lever for many LeNets: bf16 autocast (AMX / AVX-512 BF16 on
+    CPUs that have them) against fp32, one LeNet alone and ``group_size`` as one group.
+    Measured only: the workflow trains in fp32, like the paper's baseline."""
+    torch.set_num_threads(2)
+    images, labels = fake_mnist(60_000)
+    spec = SolverSpec(iterations=iterations, log_every=10**9)
+    group_spec = SolverSpec(iterations=max(iterations // 4, 20), log_every=10**9)
+    train(lenet(), images, labels, SolverSpec(iterations=20, log_every=10**9), seed=0, log=lambda _: None)  # warm-up
+    rates = {}
+    for precision in ("fp32", "bf16"):
+        with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            rates["alone", precision] = train(lenet(), images, labels, spec, seed=0, log=lambda _: None)["images_per_second"]
+            group = LeNetGroup([lenet(seed) for seed in range(group_size)]).to(DEVICE)
+            seeds = list(range(group_size))
+            rates["group", precision] = train_group(group, images, labels, group_spec, seeds, log=lambda _: None)["images_per_second"]
+    note = f"{spec.iterations} iterations alone, {group_spec.iterations} as a group"
+    for precision in ("fp32", "bf16"):
+        record(rows, f"train {precision}: one LeNet alone, {where()}", rates["alone", precision], "images/s", note)
+        record(rows, f"train {precision}: group of {group_size} LeNets, {where()} (aggregate)", rates["group", precision], "images/s", note)
+    record(rows, "train bf16: one LeNet, speed-up over fp32", rates["alone", "bf16"] / rates["alone", "fp32"], "x")
+    record(rows, f"train bf16: group of {group_size}, speed-up over one fp32 LeNet", rates["group", "bf16"] / rates["alone", "fp32"], "x")
+
+
 def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured: int) -> float:
     """Eager, level by level, the gradient recomputed at every level (what attack libraries do)."""
     started = time.perf_counter()
@@ -174,7 +198,7 @@ def main() -> None:
     parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
     parser.add_argument("--train-iterations", type=int, default=300)
     parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
-    parser.add_argument("--sections", nargs="+", choices=["train", "group", "sweep"], default=["train", "group", "sweep"])
+    parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "sweep"], default=["train", "group", "sweep"])
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where the variants run (auto: CUDA when visible)")
     args = parser.parse_args()
     global DEVICE
@@ -186,6 +210,8 @@ def main() -> None:
         training_variants(rows, args.train_iterations)
     if "group" in args.sections:
         grouped_training(rows, args.train_iterations, args.group_size)
+    if "bf16" in args.sections:
+        bf16_training(rows, args.train_iterations, args.group_size + 1)
     if "sweep" in args.sections:
         sweep_variants(rows, args.levels_measured)
     record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
