@@ -156,12 +156,12 @@ def bf16_training(rows: list[dict], iterations: int, group_size: int) -> None:
     spec = SolverSpec(iterations=iterations, log_every=10**9)
     group_spec = SolverSpec(iterations=max(iterations // 4, 20), log_every=10**9)
     train(lenet(), images, labels, SolverSpec(iterations=20, log_every=10**9), seed=0, log=lambda _: None)  # warm-up
+    seeds = list(range(group_size))
     rates = {}
     for precision in ("fp32", "bf16"):
         with torch.autocast(DEVICE.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             rates["alone", precision] = train(lenet(), images, labels, spec, seed=0, log=lambda _: None)["images_per_second"]
-            group = LeNetGroup([lenet(seed) for seed in range(group_size)]).to(DEVICE)
-            seeds = list(range(group_size))
+            group = LeNetGroup([lenet(seed) for seed in seeds]).to(DEVICE)
             rates["group", precision] = train_group(group, images, labels, group_spec, seeds, log=lambda _: None)["images_per_second"]
     note = f"{spec.iterations} iterations alone, {group_spec.iterations} as a group"
     for precision in ("fp32", "bf16"):

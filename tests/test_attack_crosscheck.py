@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from mnistrobust.data import load_split
 from mnistrobust.iterative_attacks import PGDSettings, fgsm_outcome, pgd_outcome
 from mnistrobust.models import LeNet
