@@ -211,4 +211,4 @@ def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
     for source in mnist_dir.iterdir():
         (moved / source.name).write_bytes(source.read_bytes())
     result = dry_run(small_run, moved)
-    assert "Nothing to be done" in result.output and result.jobs == {}, result.output
+    assert result.ok and "Nothing to be done" in result.output and result.jobs == {}, result.output
