@@ -4,7 +4,7 @@ Never a test: run it by hand (``make bench``) on a quiet machine. Each variant i
 in this one process (the parallel-training variant in two child processes), results are
 printed and appended to bench/results.csv with the machine, torch version and config.
 
-    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group bf16 sweep]
+    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group bf16 ceiling sweep]
 
 Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
 ``--device cuda`` (or auto) times the same variants on the GPU: networks and training
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 from torch.nn import functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from mnistrobust.attacks import apply_sign, gradient_sign, input_gradient
 from mnistrobust.evaluation import noise_strengths, sweep
@@ -171,6 +172,49 @@ def bf16_training(rows: list[dict], iterations: int, group_size: int) -> None:
     record(rows, f"train bf16: group of {group_size}, speed-up over one fp32 LeNet", rates["group", "bf16"] / rates["alone", "fp32"], "x")
 
 
+def training_flops_per_image(batch_size: int = 64) -> float:
+    """FLOPs of one LeNet training step (forward, loss, backward), counted by torch, per image."""
+    model = lenet().train()
+    images, labels = fake_mnist(batch_size)
+    with FlopCounterMode(display=False) as counter:
+        F.nll_loss(model(images.to(DEVICE)), labels.to(DEVICE)).backward()
+    return counter.get_total_flops() / batch_size
+
+
+def gemm_peak_flops(dtype: torch.dtype, repeats: int = 5) -> float:
+    """Best FLOP/s of a square matrix product here: what large, well-shaped kernels reach."""
+    best = 0.0
+    for n in (1024, 2048, 4096):
+        a, b = (torch.randn(n, n, device=DEVICE).to(dtype) for _ in range(2))
+        for _ in range(2):  # warm-up
+            a @ b
+        synchronize()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        synchronize()
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - started))
+    return best
+
+
+def arithmetic_ceiling(rows: list[dict], iterations: int, models: int = 20, trainings: int = 6) -> None:
+    """Whether ``models`` LeNets can train in ``trainings`` baseline trainings' wall time
+    here: the FLOP rate that takes, against the GEMM peak and what one training sustains."""
+    torch.set_num_threads(2)
+    per_image = training_flops_per_image()
+    images, labels = fake_mnist(60_000)
+    train(lenet(), images, labels, SolverSpec(iterations=20, log_every=10**9), seed=0, log=lambda _: None)  # warm-up
+    rate = train(lenet(), images, labels, SolverSpec(iterations=iterations, log_every=10**9), seed=0, log=lambda _: None)["images_per_second"]
+    peak = gemm_peak_flops(torch.float32)
+    sustained = rate * per_image
+    needed = models / trainings * sustained
+    record(rows, "ceiling: LeNet training FLOP per image (counted, batch 64)", per_image / 1e6, "MFLOP")
+    record(rows, f"ceiling: fp32 GEMM peak (n = 1024-4096), {where()}", peak / 1e9, "GFLOP/s")
+    record(rows, f"ceiling: bf16 GEMM peak (n = 1024-4096), {where()}", gemm_peak_flops(torch.bfloat16) / 1e9, "GFLOP/s")
+    record(rows, f"ceiling: one LeNet training sustains, {where()}", sustained / 1e9, "GFLOP/s", f"{rate:,.0f} images/s, {iterations} iterations; {sustained / peak:.0%} of the fp32 GEMM peak")
+    record(rows, f"ceiling: {models} LeNets in {trainings} trainings' time need", needed / 1e9, "GFLOP/s", f"{needed / peak:.2f}x the fp32 GEMM peak")
+
+
 def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured: int) -> float:
     """Eager, level by level, the gradient recomputed at every level (what attack libraries do)."""
     started = time.perf_counter()
@@ -198,7 +242,7 @@ def main() -> None:
     parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
     parser.add_argument("--train-iterations", type=int, default=300)
     parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
-    parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "sweep"], default=["train", "group", "sweep"])
+    parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "ceiling", "sweep"], default=["train", "group", "sweep"])
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where the variants run (auto: CUDA when visible)")
     args = parser.parse_args()
     global DEVICE
@@ -212,6 +256,8 @@ def main() -> None:
         grouped_training(rows, args.train_iterations, args.group_size)
     if "bf16" in args.sections:
         bf16_training(rows, args.train_iterations, args.group_size + 1)
+    if "ceiling" in args.sections:
+        arithmetic_ceiling(rows, args.train_iterations)
     if "sweep" in args.sections:
         sweep_variants(rows, args.levels_measured)
     record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
