@@ -113,3 +113,57 @@ def test_group_checkpoints_on_the_cpu_are_the_checkpoints_train_model_makes(mnis
     grouped, _ = load_model(paths["b"])
     for key, tensor in reference.state_dict().items():
         assert torch.equal(grouped.state_dict()[key], tensor), key
+
+
+class Interrupt(Exception):
+    """Stands in for the SIGINT / SIGTERM that stops a job half-way."""
+
+
+def interrupt_at(message: str):
+    def log(line: str) -> None:
+        if line == message:
+            raise Interrupt(line)
+
+    return log
+
+
+def test_an_interrupted_group_job_trains_only_the_members_it_had_not_finished(mnist_h5_file, tmp_path):
+    names = ["a", "b"]
+    paths = {name: str(tmp_path / f"{name}.pt") for name in names}
+    solver = {"batch_size": 32, "log_every": 5}
+    sizes = {"train_images": 512, "test_images": 200}
+    with pytest.raises(Interrupt):
+        train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **sizes, log=interrupt_at("training b"))
+    assert not any((tmp_path / f"{name}.pt").exists() for name in names)  # no output looks finished
+    assert (tmp_path / "unfinished" / "a.pt").is_file()
+
+    lines: list[str] = []
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **sizes, log=lines.append)
+    assert "training a" not in lines and "training b" in lines
+    assert any(line.startswith("a: kept from an interrupted run") for line in lines)
+    assert not (tmp_path / "unfinished").exists()
+    alone = tmp_path / "a_alone.pt"
+    train_checkpoint(str(mnist_h5_file), str(alone), "a", MODELS["a"], solver, **sizes, log=lambda _: None)
+    reference, _ = load_model(alone)
+    resumed, meta = load_model(paths["a"])
+    assert meta["trained_in_group_of"] == 2 and 0.0 <= meta["metrics"]["clean_test_error"] <= 1.0
+    for key, tensor in reference.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], tensor), key
+
+
+@pytest.mark.parametrize("spoil, reason", [("other_solver", "solver differ"), ("garbage", "corrupt or not a checkpoint")])
+def test_a_kept_member_made_otherwise_or_damaged_is_trained_again(mnist_h5_file, tmp_path, spoil, reason):
+    paths = {name: str(tmp_path / f"{name}.pt") for name in ("a", "b")}
+    sizes = {"train_images": 512, "test_images": 200}
+    kept = tmp_path / "unfinished" / "a.pt"
+    if spoil == "other_solver":
+        with pytest.raises(Interrupt):
+            train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 16}, **sizes, log=interrupt_at("training b"))
+    else:
+        kept.parent.mkdir()
+        kept.write_bytes(b"not a checkpoint")
+    lines: list[str] = []
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 32}, **sizes, log=lines.append)
+    assert "training a" in lines
+    assert any(line.startswith(f"not reusing {kept}") and reason in line for line in lines), lines
+    assert load_model(paths["a"])[1]["solver"]["batch_size"] == 32

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checkpoints import save_checkpoint
+from .checkpoints import load_model, save_checkpoint
 from .data import load_split
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .evaluation import clean_error
 from .models import LeNetGroup, build_model
 from .naming import check_training_groups
@@ -269,7 +271,9 @@ def train_group_checkpoints(
     On CUDA they train at once as one :class:`LeNetGroup` (many small models fill a GPU
     that one batch-64 LeNet leaves idle). On the CPU they train one after another with
     :func:`train`, exactly as ``train_model`` would (bit-identical checkpoints): there the
-    grouped kernels were measured slower than one model at a time (README, Speed).
+    grouped kernels were measured slower than one model at a time (README, Speed). There
+    the job takes many minutes, so each member is kept as it finishes (see
+    :func:`unfinished_member_path`) and a rerun of an interrupted job trains only the rest.
     """
     names = list(checkpoints)
     check_training_groups({"group": names}, model_specs)
@@ -285,34 +289,62 @@ def train_group_checkpoints(
     grouped = torch.device(device).type == "cuda"
     how = "as one grouped network" if grouped else "one after another"
     log(f"training {len(names)} networks {how} on {device}: {names}, {len(images)} images, {spec}")
+    group_meta = {"trained_in_group_of": len(names), "trained_as_grouped_network": grouped}
     if grouped:
         group = LeNetGroup(members).to(device)
         group_metrics = train_group(group, images, labels, spec, [s["seed"] for s in specs], log=log)
         for member, state in zip(members, group.member_state_dicts()):
             member.load_state_dict(state)
-        per_member = [group_metrics] * len(members)
-    else:
-        per_member = []
-        for name, model_spec, member in zip(names, specs, members):
-            log(f"training {name}")
-            per_member.append(train(member, images, labels, spec, seed=model_spec["seed"], log=log))
-    return {
-        name: _save_trained(
-            checkpoints[name],
-            name,
-            model_spec,
-            spec,
-            member,
-            metrics,
-            len(images),
-            test_x,
-            test_y,
-            log,
-            trained_in_group_of=len(names),
-            trained_as_grouped_network=grouped,
-        )
-        for name, model_spec, member, metrics in zip(names, specs, members, per_member)
-    }
+        return {
+            name: _save_trained(checkpoints[name], name, model_spec, spec, member, group_metrics, len(images), test_x, test_y, log, **group_meta)
+            for name, model_spec, member in zip(names, specs, members)
+        }
+    results = {}
+    for name, model_spec, member in zip(names, specs, members):
+        kept = unfinished_member_path(checkpoints[name])
+        meta = {**checkpoint_meta(name, model_spec, spec, len(images), {}), **group_meta}
+        expected = {key: value for key, value in meta.items() if key != "metrics"}
+        earlier = _member_kept_earlier(kept, expected, log)
+        if earlier is not None:
+            log(f"{name}: kept from an interrupted run of this job ({kept}), not trained again")
+            results[name] = earlier
+            continue
+        log(f"training {name}")
+        metrics = train(member, images, labels, spec, seed=model_spec["seed"], log=log)
+        results[name] = _save_trained(str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta)
+    for name in names:
+        os.replace(unfinished_member_path(checkpoints[name]), checkpoints[name])
+    try:
+        unfinished_member_path(checkpoints[names[0]]).parent.rmdir()
+    except OSError:  # another group's members are still kept there
+        pass
+    return results
+
+
+def unfinished_member_path(checkpoint: str) -> Path:
+    """Where a group job keeps a member it has finished before the whole job has: beside the
+    job's outputs but not one of them, so that Snakemake, which deletes the outputs of an
+    interrupted job before rerunning it, leaves it there. Moved to ``checkpoint`` at the end."""
+    path = Path(checkpoint)
+    return path.parent / "unfinished" / path.name
+
+
+def _member_kept_earlier(path: Path, expected: dict, log: Callable[[str], None]) -> dict | None:
+    """The metrics of a member an interrupted run kept at ``path``, if it was made exactly as
+    this run would make it (same name, seed, dropout, solver, data size); else None."""
+    if not path.exists():
+        return None
+    try:
+        _, meta = load_model(path)
+    except CheckpointError as exc:
+        log(f"not reusing {path}: {exc}")
+        return None
+    recorded = {key: meta.get(key) for key in expected}
+    if recorded != expected:
+        differing = sorted(key for key in expected if recorded[key] != expected[key])
+        log(f"not reusing {path}: its {', '.join(differing)} differ from this job's")
+        return None
+    return meta["metrics"]
 
 
 @dataclasses.dataclass(frozen=True)
