@@ -200,11 +200,9 @@ def gemm_peak_flops(dtype: torch.dtype, repeats: int = 5) -> float:
 def arithmetic_ceiling(rows: list[dict], iterations: int, models: int = 20, trainings: int = 6) -> None:
     """Whether ``models`` LeNets can train in ``trainings`` baseline trainings' wall time
     here: the FLOP rate that takes, against the GEMM peak and what one training sustains."""
-    torch.set_num_threads(2)
     per_image = training_flops_per_image()
-    images, labels = fake_mnist(60_000)
-    train(lenet(), images, labels, SolverSpec(iterations=20, log_every=10**9), seed=0, log=lambda _: None)  # warm-up
-    rate = train(lenet(), images, labels, SolverSpec(iterations=iterations, log_every=10**9), seed=0, log=lambda _: None)["images_per_second"]
+    our_train_images_per_second(20, threads=2)  # warm-up
+    rate = our_train_images_per_second(iterations, threads=2)
     peak = gemm_peak_flops(torch.float32)
     sustained = rate * per_image
     needed = models / trainings * sustained
