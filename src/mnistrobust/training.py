@@ -300,8 +300,9 @@ def train_group_checkpoints(
             for name, model_spec, member in zip(names, specs, members)
         }
     results = {}
+    kept_paths = {name: unfinished_member_path(checkpoints[name]) for name in names}
     for name, model_spec, member in zip(names, specs, members):
-        kept = unfinished_member_path(checkpoints[name])
+        kept = kept_paths[name]
         meta = {**checkpoint_meta(name, model_spec, spec, len(images), {}), **group_meta}
         expected = {key: value for key, value in meta.items() if key != "metrics"}
         earlier = _member_kept_earlier(kept, expected, log)
@@ -312,10 +313,10 @@ def train_group_checkpoints(
         log(f"training {name}")
         metrics = train(member, images, labels, spec, seed=model_spec["seed"], log=log)
         results[name] = _save_trained(str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta)
-    for name in names:
-        os.replace(unfinished_member_path(checkpoints[name]), checkpoints[name])
+    for name, kept in kept_paths.items():
+        os.replace(kept, checkpoints[name])
     try:
-        unfinished_member_path(checkpoints[names[0]]).parent.rmdir()
+        kept_paths[names[0]].parent.rmdir()
     except OSError:  # another group's members are still kept there
         pass
     return results
