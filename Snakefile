@@ -1,5 +1,8 @@
-# mnistrobust: reproduce "Robustness of Deep Convolutional Neural Networks for
-# Image Recognition" (Ulicny, Lundstrom, Byttner). See README.md.
+# mnistrobust: reproduce "Robustness of Deep Convolutional Neural Networks for Image
+# Recognition" (Ulicny, Lundstrom, Byttner). See README.md; design in docs/design.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -31,13 +34,26 @@ localrules:
 
 
 rule all:
+    """Default target: the paper's study and the human study (and strong_attacks when enabled)."""
     default_target: True
     input:
         final_outputs(),
         default_strong_outputs(),
 
 
-# The paper's robustness study alone (Table 2, Figures 1, 3-7), without the human study.
 rule paper:
+    """Target: the paper's robustness study alone (Table 2, Figures 1, 3-7), without the human study."""
     input:
         paper_outputs(),
+
+
+# A bare word that is neither a rule nor an output lands here and stops the run with the
+# list of named targets (Snakemake alone would only say "No rule to produce").
+rule unknown_target:
+    """Not a target: explains an unknown target name and lists the named ones."""
+    input:
+        unknown_target,
+    output:
+        "{target}",
+    wildcard_constraints:
+        target="[A-Za-z_][A-Za-z0-9_-]*",

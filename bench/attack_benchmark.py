@@ -26,11 +26,12 @@ from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
 from benchmark import append_rows, machine, record
-from mnistrobust.checkpoints import load_model
+from mnistrobust.io.checkpoints import load_model
 from mnistrobust.data import load_split
-from mnistrobust.iterative_attacks import PGDSettings, pgd_outcome
-from mnistrobust.methods import build_preprocess
-from mnistrobust.models import Stacked
+from mnistrobust.attacks import PGD
+from mnistrobust.config import PGDSettings
+from mnistrobust.nets.methods import build_preprocess
+from mnistrobust.nets.models import Stacked
 
 EPS = (0.1, 0.2, 0.3)
 
@@ -54,13 +55,13 @@ def eot_batch_rows(model, images, labels, steps: int, config_path: str) -> list[
     """EOT-PGD of the noisy low-pass method, the same attack with two forward-batch sizes."""
     with open(config_path) as handle:
         lowpass = yaml.safe_load(handle)["lowpass"]
-    method = Stacked(build_preprocess("lowpass5", lowpass, None), model).eval()
+    method = Stacked(build_preprocess("lowpass5", lowpass), model).eval()
     settings, samples = PGDSettings(steps=steps, restarts=1), 10
     config = f"lowpass5 + {len(images)} images x eps {list(EPS)}, EOT-PGD {steps} steps, 1 restart, {samples} draws"
     rows: list[dict] = []
     for batch_images in (10_000, 1_000):
         started = time.perf_counter()
-        errors = pgd_outcome(method, images, labels, EPS, settings, seed=0, eot_samples=samples, batch_size=batch_images).error()
+        errors = PGD(settings, seed=0, batch_size=batch_images, eot_samples=samples).white_box_outcome(method, images, labels, EPS).error()
         seconds = time.perf_counter() - started
         gradients = len(images) * len(EPS) * steps * samples  # every row runs all steps on a random defense
         note = f"{config}; error " + " / ".join(f"{100 * e:.1f}%" for e in errors)
@@ -100,7 +101,7 @@ def main() -> None:
 def ours_against_art(model, images, labels, settings: PGDSettings, config: str) -> list[dict]:
     rows: list[dict] = []
     started = time.perf_counter()
-    ours = pgd_outcome(model, images, labels, EPS, settings, seed=0, batch_size=1000).error()
+    ours = PGD(settings, seed=0, batch_size=1000).white_box_outcome(model, images, labels, EPS).error()
     ours_seconds = time.perf_counter() - started
     started = time.perf_counter()
     theirs = art_pgd_errors(model, images, labels, settings)

@@ -28,11 +28,12 @@ import torch
 from torch.nn import functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from mnistrobust.attacks import apply_sign, gradient_sign, input_gradient
-from mnistrobust.evaluation import noise_strengths, sweep
-from mnistrobust.models import LeNet, LeNetGroup
-from mnistrobust.runtime import DEVICE_CHOICES, resolve_device
-from mnistrobust.training import SolverSpec, train, train_group
+from mnistrobust.attacks import FGSM
+from mnistrobust.attacks.core import gradient_sign, input_gradient
+from mnistrobust.evaluation.sweeps import noise_strengths, sweep
+from mnistrobust.nets.models import LeNet, LeNetGroup
+from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
+from mnistrobust.training.solver import SolverSpec, train, train_group
 
 RESULTS = Path(__file__).with_name("results.csv")
 LEVELS = 100
@@ -219,7 +220,7 @@ def per_level_gradient_sweep_seconds(model, images, labels, strengths, measured:
     for eps in strengths[:measured]:
         for start in range(0, len(images), 1000):
             x, y = images[start : start + 1000].to(DEVICE), labels[start : start + 1000].to(DEVICE)
-            adversarial = (x + eps * input_gradient(model, x, y).sign()).clamp(0, 1)
+            adversarial = (x + eps * input_gradient(model, x, y)[0].sign()).clamp(0, 1)
             with torch.no_grad():
                 model(adversarial).argmax(1).cpu()
     return (time.perf_counter() - started) * len(strengths) / measured
@@ -231,7 +232,7 @@ def level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, me
     for eps in strengths[:measured]:
         with torch.no_grad():
             for start in range(0, len(images), batch):
-                model(apply_sign(images[start : start + batch], sign[start : start + batch], float(eps)).to(DEVICE)).argmax(1).cpu()
+                model(FGSM.perturb(images[start : start + batch], sign[start : start + batch], float(eps)).to(DEVICE)).argmax(1).cpu()
     return (time.perf_counter() - started) * len(strengths) / measured
 
 

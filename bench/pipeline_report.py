@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 import yaml
 
-from mnistrobust.runtime import resolve_device
+from mnistrobust.jobs.runtime import resolve_device
 
 RESULTS = Path(__file__).with_name("results.csv")
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .errors import ChecksumError, ConfigError, DataError
-from .storage import atomic_path
+from .io.storage import atomic_path
 
 Log = Callable[[str], None]
 PathLike = str | os.PathLike

@@ -1,4 +1,5 @@
 rule fgsm_sign_map:
+    """The gradient sign of a method over the test set (end-to-end or oblivious), computed once for every eps."""
     input:
         unpack(method_inputs),
     output:

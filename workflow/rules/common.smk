@@ -1,79 +1,72 @@
-import json
+import functools
 import os
+import sys
+from types import SimpleNamespace
 
-from snakemake.utils import validate
+# The package's torch-free config module, straight from src/: parsing the workflow does
+# not need the package installed (e.g. under --software-deployment-method conda).
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
-from mnistrobust.errors import ConfigError
-from mnistrobust.naming import (
+from mnistrobust.config import (  # noqa: E402
     ATTACK_THREAT,
-    check_method,
+    STRONG_REFERENCE,
+    canonical,
     check_noise,
-    check_training_groups,
-    parse_stage,
+    member_checkpoint as configured_member_checkpoint,
+    method_spec as configured_method_spec,
     stage_model_name,
+    validate,
 )
+from mnistrobust.errors import ConfigError  # noqa: E402
 
-validate(config, schema="../schemas/config.schema.yaml")
+
+def stop(error):
+    """A user's mistake ends the run with its message alone: no traceback, no config dump."""
+    sys.exit(f"Error: {error}")
 
 
-def canonical(mapping):
-    """Key-sorted copy: Snakemake compares params by value *and* key order, so a config
-    file written with another key order must not look like changed params."""
-    return json.loads(json.dumps(mapping, sort_keys=True))
+try:
+    validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+except ConfigError as error:
+    stop(error)
+
+
+def readable(function):
+    """An input or params function whose ConfigError stops the run with its message alone."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            stop(error)
+
+    return wrapper
+
+
+NAMED_TARGETS = {
+    "all": "the default: everything of `paper` and the human study (and `strong_attacks` when enabled)",
+    "paper": "Table 2, the low-pass clean errors and Figures 1, 3-7",
+    "strong_attacks": "the strong-attack table and figure (beyond the paper)",
+}
+
+
+def unknown_target(wildcards):
+    """Input function of the catch-all rule: a word that is neither a rule nor a file."""
+    named = "; ".join(f"{name}: {what}" for name, what in NAMED_TARGETS.items())
+    stop(
+        f"unknown target {wildcards.target!r}. Named targets: {named}. "
+        "Or name an output file, e.g. results/tables/table2.csv or results/sweeps/lenet/fgsm.csv "
+        "(targets go before --configfile/--config)."
+    )
 
 
 def member_checkpoint(member):
-    """Checkpoint of a committee member or classifier: a trained model or an adversarial stage."""
-    if member in config["models"]:
-        return f"results/models/{member}.pt"
-    stage = parse_stage(member, config["adversarial"]["stages"])
-    if stage is None:
-        raise ConfigError(
-            f"unknown model {member!r}; configured models: {sorted(config['models'])} "
-            f"and adv_stage1..adv_stage{config['adversarial']['stages']}"
-        )
-    return f"results/adversarial/stage{stage}.pt"
+    return configured_member_checkpoint(config, member)
 
 
 def method_spec(name, noise=None):
-    """The config entry of a method, checked (members, preprocessing, noise), or a clear error."""
-    if name not in config["methods"]:
-        raise ConfigError(f"unknown method {name!r}; configured methods: {sorted(config['methods'])}")
-    spec = config["methods"][name]
-    check_method(name, spec, config["lowpass"], noise)
-    for member in spec["members"]:
-        member_checkpoint(member)
-    return canonical(spec)
-
-
-def check_config():
-    check_training_groups(config.get("training_groups", {}), config["models"])
-    if config["baseline_method"] not in config["methods"]:
-        raise ConfigError(
-            f"config: baseline_method {config['baseline_method']!r} is not one of the "
-            f"configured methods {sorted(config['methods'])}"
-        )
-    if config["adversarial"]["base_model"] not in config["models"]:
-        raise ConfigError(
-            f"config: adversarial.base_model {config['adversarial']['base_model']!r} is not a configured model"
-        )
-    if config["lowpass"]["calibration_model"] not in config["models"]:
-        raise ConfigError(
-            f"config: lowpass.calibration_model {config['lowpass']['calibration_model']!r} is not a configured model"
-        )
-    sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
-    if len(set(sizes)) != len(sizes):
-        raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
-    for name in config["methods"]:
-        method_spec(name)
-    curves = list(config["table2"]["rows"])
-    for figure in config["figures"]["curves"].values():
-        curves.extend(figure["curves"])
-    for curve in curves:
-        method_spec(curve["method"], curve["noise"])
-
-
-check_config()
+    return configured_method_spec(config, name, noise)
 
 
 def training_groups():
@@ -89,6 +82,7 @@ def individually_trained_model():
     return "(?!(?:" + "|".join(sorted(grouped)) + ")$)[^/]+"
 
 
+@readable
 def model_spec(wildcards):
     """The config entry of the {model} wildcard, or a clear error naming the bad name."""
     if wildcards.model not in config["models"]:
@@ -96,10 +90,12 @@ def model_spec(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
+@readable
 def checked_noise(wildcards):
     return check_noise(wildcards.noise)
 
 
+@readable
 def checked_stage(wildcards):
     stage = int(wildcards.stage)
     if not 1 <= stage <= config["adversarial"]["stages"]:
@@ -112,11 +108,13 @@ def stage_checkpoint(stage):
     return member_checkpoint(stage_model_name(stage, config["adversarial"]["base_model"]))
 
 
+@readable
 def pool_inputs(wildcards):
     stage = checked_stage(wildcards)
     return {"data": "results/data/mnist.h5", "checkpoint": stage_checkpoint(stage - 1)}
 
 
+@readable
 def stage_inputs(wildcards):
     stage = checked_stage(wildcards)
     return {
@@ -126,6 +124,7 @@ def stage_inputs(wildcards):
     }
 
 
+@readable
 def method_inputs(wildcards):
     """Checkpoints a method needs: its members' and, for DAE preprocessing, the DAE's."""
     noise = getattr(wildcards, "noise", None)
@@ -136,6 +135,7 @@ def method_inputs(wildcards):
     return inputs
 
 
+@readable
 def sweep_inputs(wildcards):
     inputs = method_inputs(wildcards)
     if ATTACK_THREAT[checked_noise(wildcards)] is not None:
@@ -143,6 +143,7 @@ def sweep_inputs(wildcards):
     return inputs
 
 
+@readable
 def sign_map_threat(wildcards):
     threat = ATTACK_THREAT[checked_noise(wildcards)]
     if threat is None:
@@ -150,6 +151,7 @@ def sign_map_threat(wildcards):
     return threat
 
 
+@readable
 def method_params(wildcards):
     return method_spec(wildcards.method, getattr(wildcards, "noise", None))
 
@@ -158,12 +160,14 @@ def curve_path(curve):
     return f"results/sweeps/{curve['method']}/{curve['noise']}.csv"
 
 
+@readable
 def figure_spec(wildcards):
     if wildcards.figure not in config["figures"]["curves"]:
         raise ConfigError(f"unknown figure {wildcards.figure!r}; configured: {sorted(config['figures']['curves'])}")
     return canonical(config["figures"]["curves"][wildcards.figure])
 
 
+@readable
 def figure_inputs(wildcards):
     return [curve_path(curve) for curve in figure_spec(wildcards)["curves"]]
 
@@ -187,23 +191,13 @@ HUMAN_STIMULUS_KEYS = (
 )
 
 
-def check_human_config():
-    unknown = [name for name in config["human"]["lenet_models"] if name not in config["models"]]
-    if unknown:
-        raise ConfigError(
-            f"config: human.lenet_models names {unknown}, not configured models {sorted(config['models'])}"
-        )
-
-
-check_human_config()
-
-
 def human_stimulus_settings():
     """What the stimulus sets are drawn from (not the LeNets nor where answers go, so
     changing those redraws nothing)."""
     return canonical({key: config["human"][key] for key in HUMAN_STIMULUS_KEYS})
 
 
+@readable
 def human_sets(wildcards):
     """The subjects' sets are counted (ids s01, s02, ...); the LeNets' sets are named by model."""
     if wildcards.group == "subjects":
@@ -222,8 +216,9 @@ def human_outputs():
 
 def method_curves():
     """Every configured method under both noise types, plus the oblivious attack for the
-    low-pass filters (DESIGN.md's two threat models; for a DAE it can be asked for
-    as a target)."""
+    low-pass filters (docs/design.md's two threat models; for a DAE it can be asked for
+    as a target). So the paper target sweeps every configured method, not only those
+    Table 2 and the figures name."""
     curves = []
     for name, spec in config["methods"].items():
         noises = ["gaussian", "fgsm"]
@@ -251,13 +246,12 @@ def final_outputs():
 
 # --- Stronger attacks (beyond the paper; workflow/rules/strong_attacks.smk) ---------------
 
-STRONG_REFERENCE = "pgd_reference"  # mnistrobust.pgd_training.REFERENCE_NAME (torch-free here)
 STRONG_REFERENCE_CHECKPOINT = f"results/strong_attacks/reference/{STRONG_REFERENCE}.pt"
 
 
 def strong_config():
     if "strong_attacks" not in config:
-        raise ConfigError("config has no strong_attacks section (see config.yaml)")
+        stop("config has no strong_attacks section (see config.yaml)")
     return config["strong_attacks"]
 
 
@@ -265,30 +259,6 @@ def strong_settings():
     """The attack settings every strong-attack job shares (not 'enabled' nor the reference's
     training, so switching the target on or retraining the reference reruns nothing else)."""
     return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "reference")})
-
-
-def check_strong_attacks():
-    """Checks the schema cannot express, before any job starts."""
-    section = strong_config()
-    if section["sanity_eps"] <= max(section["eps"]):
-        raise ConfigError(
-            f"config: strong_attacks.sanity_eps {section['sanity_eps']} must exceed every eps {section['eps']}"
-        )
-    for source in section["transfer_sources"]:
-        if source not in config["methods"]:
-            raise ConfigError(
-                f"config: strong_attacks.transfer_sources names {source!r}, not a configured method "
-                f"{sorted(config['methods'])}"
-            )
-    init_model = section["reference"]["init_model"]
-    if init_model is not None and init_model not in config["models"]:
-        raise ConfigError(f"config: strong_attacks.reference.init_model {init_model!r} is not a configured model")
-    if STRONG_REFERENCE in config["methods"]:
-        raise ConfigError(f"config: method name {STRONG_REFERENCE!r} is reserved for the PGD-trained reference")
-
-
-if "strong_attacks" in config:
-    check_strong_attacks()
 
 
 def strong_methods():
@@ -304,12 +274,14 @@ def strong_result(method):
     return f"results/strong_attacks/methods/{method}.csv"
 
 
+@readable
 def strong_method_spec(wildcards):
     if wildcards.method == STRONG_REFERENCE:
         return {"members": [STRONG_REFERENCE], "preprocess": "none"}
     return method_spec(wildcards.method)
 
 
+@readable
 def strong_method_inputs(wildcards):
     """A method's checkpoints (or the reference's) and the transfer examples it is scored on."""
     if wildcards.method == STRONG_REFERENCE:
@@ -322,26 +294,28 @@ def strong_method_inputs(wildcards):
     return inputs
 
 
+@readable
 def strong_transfer_sources(wildcards):
     if "transfer" not in strong_config()["attacks"]:
         return []
     return [s for s in strong_config()["transfer_sources"] if s != wildcards.method]
 
 
+@readable
 def strong_source_inputs(wildcards):
     if wildcards.source not in strong_config()["transfer_sources"]:
         raise ConfigError(
             f"{wildcards.source!r} is not a transfer source; configured: {strong_config()['transfer_sources']}"
         )
-    from types import SimpleNamespace  # method_inputs reads wildcards.method
-
     return method_inputs(SimpleNamespace(method=wildcards.source))
 
 
+@readable
 def strong_source_spec(wildcards):
     return method_spec(wildcards.source)
 
 
+@readable
 def strong_reference_inputs(wildcards):
     inputs = {"data": "results/data/mnist.h5"}
     init_model = strong_config()["reference"]["init_model"]

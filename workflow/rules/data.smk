@@ -1,6 +1,7 @@
 # Where MNIST comes from is not a param: the bytes are MD5-verified whatever the
 # source, so moving the data folder must not rerun this rule and everything after it.
 rule mnist:
+    """Fetch MNIST from the configured sources, verify the MD5s, store it as HDF5."""
     output:
         "results/data/mnist.h5",
     log:

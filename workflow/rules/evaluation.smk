@@ -1,4 +1,5 @@
 rule sweep:
+    """Error and dist (Eq. 2) of one method at every strength of one noise: one curve of the figures."""
     input:
         unpack(sweep_inputs),
     output:
@@ -25,6 +26,7 @@ rule sweep:
 
 
 rule lowpass_calibration:
+    """Clean error of the calibration LeNet behind each low-pass filter at each injected-noise sigma."""
     input:
         data="results/data/mnist.h5",
         checkpoint=f"results/models/{config['lowpass']['calibration_model']}.pt",

@@ -5,6 +5,7 @@
 # USPS is only used here (the "human adversarial noise" digits). Like MNIST, the
 # source is not a param: the bytes are MD5-verified whatever the source.
 rule usps:
+    """Fetch the USPS test split (human study), verify its MD5, store it as HDF5."""
     output:
         "results/data/usps.h5",
     log:
@@ -21,6 +22,7 @@ rule usps:
 
 
 rule human_stimuli:
+    """Draw the human study's stimulus sets (subjects' or LeNets') into one HDF5 file."""
     input:
         data="results/data/mnist.h5",
         usps="results/data/usps.h5",
@@ -47,6 +49,7 @@ rule human_stimuli:
 
 
 rule human_lenet_answers:
+    """Each of the human study's LeNets classifies its own stimulus set."""
     input:
         stimuli="results/human/lenets_stimuli.h5",
         checkpoints=[member_checkpoint(name) for name in config["human"]["lenet_models"]],
@@ -70,6 +73,7 @@ rule human_lenet_answers:
 # The response database is an input only once it exists (answers are collected long
 # after the pipeline ran); without it the LeNet side is produced with a clear note.
 rule human_analysis:
+    """Accuracy of humans and LeNets per noise level, their statistics, and Fig. 8."""
     input:
         subjects="results/human/subjects_stimuli.h5",
         lenet_answers="results/human/lenet_answers.csv",

@@ -1,4 +1,5 @@
 rule table2:
+    """Table 2: each configured row read off its curve at dist 0, 0.1, 0.2, beside the paper's values."""
     input:
         curves=[curve_path(row) for row in config["table2"]["rows"]],
     output:
@@ -29,6 +30,7 @@ rule table2:
 
 
 rule figure1:
+    """Fig. 1: example digits under Gaussian and gradient-sign noise at several distortions."""
     input:
         **baseline_sweeps(),
         data="results/data/mnist.h5",
@@ -57,6 +59,7 @@ rule figure1:
 
 
 rule error_curves_figure:
+    """One error-versus-dist figure of config figures.curves (Figs. 3-7 and ours)."""
     input:
         curves=figure_inputs,
     output:

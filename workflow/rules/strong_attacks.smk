@@ -3,11 +3,13 @@
 
 
 rule strong_attacks:
+    """Target: the strong-attack table and figure (PGD, EOT-PGD, Square, transfer; beyond the paper)."""
     input:
         strong_outputs(),
 
 
 rule strong_transfer_examples:
+    """PGD examples of one transfer source at every eps, to be scored on the other methods."""
     input:
         unpack(strong_source_inputs),
     output:
@@ -32,6 +34,7 @@ rule strong_transfer_examples:
 
 
 rule strong_reference_model:
+    """The reference row: LeNet with PGD adversarial training (Madry et al.), budget in the table title."""
     input:
         unpack(strong_reference_inputs),
     output:
@@ -55,6 +58,7 @@ rule strong_reference_model:
 
 
 rule strong_evaluate:
+    """One method under every configured strong attack at every eps, with its per-image worst case."""
     input:
         unpack(strong_method_inputs),
     output:
@@ -80,6 +84,7 @@ rule strong_evaluate:
 
 
 rule strong_attacks_table:
+    """Join the methods' strong-attack results into the table beside Table 2, its flags and figure."""
     input:
         results=[strong_result(method) for method in strong_methods()],
     output:

@@ -1,4 +1,5 @@
 rule train_model:
+    """Train one configured classifier (models.<model>) with Caffe SGD; its checkpoint records how it was made."""
     input:
         data="results/data/mnist.h5",
     output:
@@ -28,6 +29,7 @@ rule train_model:
 for group, members in training_groups().items():
 
     rule:
+        """Train the LeNets of one training group in one job (grouped on CUDA, one after another on the CPU)."""
         name:
             f"train_group_{group}"
         input:
@@ -54,6 +56,7 @@ for group, members in training_groups().items():
 
 
 rule train_dae:
+    """Train the denoising autoencoder 784-1000-500-250-30-250-500-1000-784 (config dae)."""
     input:
         data="results/data/mnist.h5",
     output:
@@ -76,6 +79,7 @@ rule train_dae:
 
 
 rule adversarial_pool:
+    """Eq. 3 adversarial examples of the whole training set from the model of the previous stage (HDF5)."""
     input:
         unpack(pool_inputs),
     output:
@@ -100,6 +104,7 @@ rule adversarial_pool:
 
 
 rule adversarial_stage:
+    """Continue the previous stage's model on the natural set joined with the pools of stages 1..stage."""
     input:
         unpack(stage_inputs),
     output:

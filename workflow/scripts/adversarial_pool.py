@@ -1,9 +1,9 @@
 """Rule adversarial_pool: Eq. 3 examples of the training set from the previous stage's model."""
 
-from mnistrobust.adversarial import make_pool
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.training import make_pool
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     make_pool(
         snakemake.input.data,
         snakemake.input.checkpoint,

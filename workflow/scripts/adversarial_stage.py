@@ -1,9 +1,9 @@
 """Rule adversarial_stage: continue the previous stage's model on the natural set and the pools so far."""
 
-from mnistrobust.adversarial import train_stage
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.training import train_stage
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     train_stage(
         snakemake.input.data,
         snakemake.input.previous,

@@ -1,10 +1,10 @@
 """Rule error_curves_figure: one configured error-versus-dist figure (Figs. 3-7, baseline curves)."""
 
-from mnistrobust.plots import figure_from_spec
-from mnistrobust.runtime import job
+from mnistrobust.jobs.reporting import error_curves_figure
+from mnistrobust.jobs.runtime import job_for
 
-with job(snakemake.log[0], snakemake.threads) as log:
-    figure_from_spec(
+with job_for(snakemake) as log:
+    error_curves_figure(
         snakemake.params.spec["curves"],
         list(snakemake.input.curves),
         snakemake.params.spec["title"],

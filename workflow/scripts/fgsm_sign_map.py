@@ -1,9 +1,9 @@
 """Rule fgsm_sign_map: a method's gradient sign over the test set (end-to-end or oblivious), in HDF5."""
 
-from mnistrobust.artifacts import make_sign_map
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.attacks import make_sign_map
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     make_sign_map(
         snakemake.input.data,
         snakemake.wildcards.method,

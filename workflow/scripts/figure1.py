@@ -1,10 +1,10 @@
 """Rule figure1: example digits under both noise types at several distortions."""
 
-from mnistrobust.digit_figures import noise_examples
-from mnistrobust.runtime import job
+from mnistrobust.jobs.reporting import figure1
+from mnistrobust.jobs.runtime import job_for
 
-with job(snakemake.log[0], snakemake.threads) as log:
-    noise_examples(
+with job_for(snakemake) as log:
+    figure1(
         snakemake.input.data,
         snakemake.input.sign_map,
         {"gaussian": snakemake.input.gaussian, "fgsm": snakemake.input.fgsm},
@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         digits=snakemake.params.digits,
         seed=snakemake.params.noise_seed,
         output=snakemake.output[0],
+        log=log,
     )

@@ -1,9 +1,9 @@
 """Rule human_analysis: accuracies of humans and LeNets per noise level, their statistics, Figure 8."""
 
-from mnistrobust.human.analysis import analyse
-from mnistrobust.runtime import job
+from mnistrobust.jobs.human import analyse
+from mnistrobust.jobs.runtime import job_for
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     analyse(
         snakemake.input.subjects,
         snakemake.input.lenet_answers,

@@ -1,9 +1,9 @@
 """Rule human_lenet_answers: each of the LeNet models classifies its own stimulus set."""
 
-from mnistrobust.human.analysis import lenet_answers
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.human import lenet_answers
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     lenet_answers(
         snakemake.input.stimuli,
         dict(zip(snakemake.params.models, snakemake.input.checkpoints)),

@@ -1,9 +1,9 @@
 """Rule human_stimuli: draw the stimulus sets of the subjects or of the LeNets into one HDF5 file."""
 
-from mnistrobust.human.stimuli import build_stimulus_file
-from mnistrobust.runtime import job
+from mnistrobust.jobs.human import build_stimulus_file
+from mnistrobust.jobs.runtime import job_for
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     build_stimulus_file(
         snakemake.input.data,
         snakemake.input.usps,

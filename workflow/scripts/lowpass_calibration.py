@@ -1,10 +1,10 @@
 """Rule lowpass_calibration: clean error of the LeNet behind each low-pass filter and noise strength."""
 
-from mnistrobust.evaluation import lowpass_clean_errors
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.evaluation import lowpass_calibration
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
-    lowpass_clean_errors(
+with job_for(snakemake) as log:
+    lowpass_calibration(
         snakemake.input.data,
         snakemake.input.checkpoint,
         snakemake.params.lowpass,

@@ -1,9 +1,9 @@
 """Rule strong_attacks_table: the extended table beside Table 2 and its error-vs-eps figure."""
 
-from mnistrobust.robustness import write_strong_report
-from mnistrobust.runtime import job
+from mnistrobust.jobs.strong_attacks import write_strong_report
+from mnistrobust.jobs.runtime import job_for
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     write_strong_report(
         dict(zip(snakemake.params.labels, snakemake.input.results)),
         snakemake.params.settings,

@@ -1,9 +1,9 @@
 """Rule strong_reference_model: LeNet with PGD adversarial training (Madry et al.), the reference row."""
 
-from mnistrobust.pgd_training import train_pgd_reference
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.strong_attacks import train_pgd_reference
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     train_pgd_reference(
         snakemake.input.data,
         snakemake.output.checkpoint,

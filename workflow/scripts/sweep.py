@@ -1,9 +1,9 @@
 """Rule sweep: error and dist of one method at every noise strength of one noise type."""
 
-from mnistrobust.evaluation import run_sweep
-from mnistrobust.runtime import job, resolve_device
+from mnistrobust.jobs.evaluation import run_sweep
+from mnistrobust.jobs.runtime import job_for, resolve_device
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     run_sweep(
         snakemake.input.data,
         snakemake.wildcards.method,

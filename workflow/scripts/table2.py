@@ -1,9 +1,9 @@
 """Rule table2: read each configured method's curve at the configured distortions."""
 
-from mnistrobust.runtime import job
-from mnistrobust.tables import write_table2
+from mnistrobust.jobs.runtime import job_for
+from mnistrobust.jobs.reporting import write_table2
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     table = write_table2(
         dict(zip(snakemake.params.labels, snakemake.input.curves)),
         snakemake.params.dists,

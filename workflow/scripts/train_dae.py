@@ -1,9 +1,9 @@
 """Rule train_dae: train the denoising autoencoder and save its checkpoint."""
 
-from mnistrobust.runtime import job, resolve_device
-from mnistrobust.training import train_dae_checkpoint
+from mnistrobust.jobs.runtime import job_for, resolve_device
+from mnistrobust.jobs.training import train_dae_checkpoint
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     train_dae_checkpoint(
         snakemake.input.data,
         snakemake.output.checkpoint,

@@ -1,9 +1,9 @@
 """Rule train_model: train one configured network and save its checkpoint."""
 
-from mnistrobust.runtime import job, resolve_device
-from mnistrobust.training import train_checkpoint
+from mnistrobust.jobs.runtime import job_for, resolve_device
+from mnistrobust.jobs.training import train_checkpoint
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     train_checkpoint(
         snakemake.input.data,
         snakemake.output.checkpoint,

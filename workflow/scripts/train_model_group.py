@@ -1,9 +1,9 @@
 """Rules train_group_*: train the networks of one training group as one grouped network."""
 
-from mnistrobust.runtime import job, resolve_device
-from mnistrobust.training import train_group_checkpoints
+from mnistrobust.jobs.runtime import job_for, resolve_device
+from mnistrobust.jobs.training import train_group_checkpoints
 
-with job(snakemake.log[0], snakemake.threads) as log:
+with job_for(snakemake) as log:
     train_group_checkpoints(
         snakemake.input.data,
         dict(zip(snakemake.params.members, snakemake.output.checkpoints)),

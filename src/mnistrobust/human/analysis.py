@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoints import load_model
+from ..io.checkpoints import load_model
 from ..errors import CheckpointError, ConfigError, DataError
 from .figure8 import plot_figure8
 from .statistics import summarize
 from .stimuli import StimulusSets, images_as_tensor, load_stimuli
-from .tidy import LENET, SIMULATED, TIDY_COLUMNS, read_responses, tidy_answers, write_csv
+from ..io.storage import write_csv
+from .tidy import LENET, SIMULATED, TIDY_COLUMNS, read_responses, tidy_answers
 
 Log = Callable[[str], None]
 PathLike = str | os.PathLike

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..plots import plt, save_figure  # plt with the file-only Agg backend plots selects
+from ..io.storage import save_figure
+from ..reports.plots import plt  # plt with the file-only Agg backend plots selects
 from .stimuli import FGSM, GAUSSIAN, NATURAL, USPS
 from .tidy import HUMAN, LENET, SIMULATED
 

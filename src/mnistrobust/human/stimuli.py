@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..artifacts import load_sign_map
-from ..attacks import add_gaussian_noise, apply_sign
+from .. import attacks
 from ..data import MNIST_SIDE, NUM_CLASSES, load_split, load_usps
 from ..errors import ConfigError, DataError
-from ..storage import atomic_path, read_hdf5
+from ..io.hdf5 import load_sign_map
+from ..io.storage import atomic_path, read_hdf5
 
 Log = Callable[[str], None]
 PathLike = str | os.PathLike
@@ -221,9 +221,9 @@ def _draw_set(pools: _Pools, settings: Mapping, rng: np.random.Generator) -> dic
         start += count
         clean = pools.mnist[index]
         if noise == GAUSSIAN:
-            shown = add_gaussian_noise(clean, level, noise_generator)
+            shown = attacks.GaussianNoise.perturb(clean, level, noise_generator)
         elif noise == FGSM:
-            shown = apply_sign(clean, pools.sign[index], level)
+            shown = attacks.FGSM.perturb(clean, pools.sign[index], level)
         else:
             shown = clean
         pixels = to_pixels(shown)
@@ -277,9 +277,9 @@ def _level_table(pools: _Pools, settings: Mapping, stacked: dict[str, np.ndarray
     for noise, key in ((GAUSSIAN, "gaussian_sigmas"), (FGSM, "fgsm_eps")):
         for level in settings[key]:
             if noise == GAUSSIAN:
-                shown = add_gaussian_noise(pools.mnist, level, torch.Generator().manual_seed(_DESIGN_NOISE_SEED))
+                shown = attacks.GaussianNoise.perturb(pools.mnist, level, torch.Generator().manual_seed(_DESIGN_NOISE_SEED))
             else:
-                shown = apply_sign(pools.mnist, pools.sign, level)
+                shown = attacks.FGSM.perturb(pools.mnist, pools.sign, level)
             design = _pixel_dist(to_pixels(shown), clean_pixels, axis=None)
             rows.append({"noise": noise, "level": float(level), "design_dist": float(design)})
     for row in rows:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..storage import atomic_path
+from ..io.storage import write_csv
 from .responses import ANSWER_COLUMNS, read_database
 from .stimuli import StimulusSets, load_stimuli
 
@@ -106,11 +106,6 @@ def _read_export(path: Path, sets: StimulusSets) -> pd.DataFrame:
         raise DataError(f"{path}: population must be all {HUMAN!r} or all {SIMULATED!r}, found {sorted(populations)}")
     # Rebuilt from the stimulus file, so an edited label or noise column cannot slip in.
     return tidy_answers(sets, exported[ANSWER_COLUMNS], populations.pop() if populations else HUMAN)
-
-
-def write_csv(frame: pd.DataFrame, output: PathLike) -> None:
-    with atomic_path(output) as tmp:
-        frame.to_csv(tmp, index=False)
 
 
 def export_responses(stimuli_path: PathLike, db_path: PathLike, output: PathLike) -> int:

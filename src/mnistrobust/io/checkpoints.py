@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from .errors import CheckpointError
-from .models import build_model
+from ..errors import CheckpointError
+from ..nets.models import build_model
 from .storage import atomic_path
 
 FORMAT = "mnistrobust-checkpoint/1"
@@ -51,3 +52,23 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match architecture {meta['arch']!r}: {exc}") from exc
     return model.eval(), meta
+
+
+def load_method(
+    name: str,
+    spec: dict,
+    member_checkpoints: Sequence[str | os.PathLike],
+    lowpass: dict,
+    dae_checkpoint: str | os.PathLike | None = None,
+    threat: str = "end_to_end",
+) -> torch.nn.Module:
+    """Load a method's members (and its DAE) and build the method (``nets.methods.build_method``)."""
+    from ..nets.methods import build_method
+
+    def loaded(path):
+        model, meta = load_model(path)
+        return model, {**meta, "checkpoint": str(path)}  # named in build_method's errors
+
+    members = [loaded(path) for path in member_checkpoints]
+    dae = loaded(dae_checkpoint) if dae_checkpoint is not None else None
+    return build_method(name, spec, members, lowpass, dae, threat)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
-from .storage import read_csv_checked
+from ..errors import ConfigError
+from ..io.storage import read_csv_checked
 
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
 

@@ -1,4 +1,5 @@
-"""Table 2: each method's adversarial-noise error read off its curve at fixed distortions."""
+"""Table 2 (each method's adversarial-noise error read off its curve at fixed distortions)
+and the one markdown writer every table uses."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .curves import error_at_dist, read_curve
-from .storage import atomic_path, write_text_atomic
+from .curves import error_at_dist
 
 # Paper's Table 2: generalization error (%) at dist = 0, 0.1, 0.2.
 PAPER_TABLE2 = {
@@ -23,6 +23,14 @@ PAPER_TABLE2 = {
     "Committee of models trained on adv. examples": (0.65, 9.8, 36.5),
 }
 PAPER_DISTS = (0.0, 0.1, 0.2)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> str:
+    """A GitHub markdown table of already formatted cells, with an optional bold title above."""
+    lines = [f"**{title}**", ""] if title else []
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def paper_value(method: str, dist: float) -> float:
@@ -53,19 +61,11 @@ def _cell(ours: float, paper: float, diff: float) -> str:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """Wide layout as in the paper: one line per method, 'ours (paper)' per distortion."""
+    """Wide layout as in the paper: one line per method, 'ours (paper, diff)' per distortion."""
     dists = list(dict.fromkeys(table["dist"]))
-    header = "| method | " + " | ".join(f"dist={d:g}: ours (paper, diff)" for d in dists) + " |"
-    lines = [header, "|" + " --- |" * (len(dists) + 1)]
-    for method, group in table.groupby("method", sort=False):
-        cells = [_cell(row.ours_pct, row.paper_pct, row.diff_pct) for row in group.itertuples()]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_table2(curve_paths: Mapping[str, str], dists: Sequence[float], csv_path: str, markdown_path: str) -> pd.DataFrame:
-    table = table2({method: read_curve(path) for method, path in curve_paths.items()}, dists)
-    with atomic_path(csv_path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.4g")
-    write_text_atomic(markdown_path, to_markdown(table))
-    return table
+    header = ["method", *(f"dist={d:g}: ours (paper, diff)" for d in dists)]
+    rows = [
+        [method, *(_cell(row.ours_pct, row.paper_pct, row.diff_pct) for row in group.itertuples())]
+        for method, group in table.groupby("method", sort=False)
+    ]
+    return markdown_table(header, rows)

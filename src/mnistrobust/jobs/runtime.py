@@ -1,4 +1,5 @@
-"""What every workflow job does around its work: thread count, a log file, clear errors."""
+"""What every workflow job does around its work: thread count, a log file that names the
+job on every line, clear errors, and the torch device."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, MnistRobustError
+from ..errors import ConfigError, MnistRobustError
 
 if TYPE_CHECKING:
     import torch
@@ -18,9 +19,16 @@ if TYPE_CHECKING:
 Log = Callable[[str], None]
 
 
+def job_name(rule: str, wildcards: Any = None) -> str:
+    """``rule`` and its wildcard values, e.g. ``sweep[lenet/fgsm]``: what each log line is prefixed with."""
+    values = [str(value) for value in (wildcards or [])]
+    return f"{rule}[{'/'.join(values)}]" if values else rule
+
+
 @contextlib.contextmanager
-def job(log_path: str | os.PathLike, threads: int) -> Iterator[Log]:
-    """Run a job body with ``threads`` torch threads, logging to ``log_path`` and stderr.
+def job(log_path: str | os.PathLike, threads: int, name: str = "") -> Iterator[Log]:
+    """Run a job body with ``threads`` torch threads, logging to ``log_path`` and stderr,
+    each line prefixed with the job's ``name`` and the seconds since it started.
 
     A :class:`MnistRobustError` is written to the log as one readable line before it
     propagates, so the rule's log says what was wrong without a traceback hunt.
@@ -35,10 +43,11 @@ def job(log_path: str | os.PathLike, threads: int) -> Iterator[Log]:
         torch.set_num_threads(threads)
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    prefix = f"{name} " if name else ""
     with open(log_path, "w") as handle:
 
         def log(message: str) -> None:
-            line = f"[{time.perf_counter() - started:8.1f}s] {message}"
+            line = f"{prefix}[{time.perf_counter() - started:8.1f}s] {message}"
             handle.write(line + "\n")
             handle.flush()
             print(line, file=sys.stderr, flush=True)
@@ -50,6 +59,11 @@ def job(log_path: str | os.PathLike, threads: int) -> Iterator[Log]:
             log(f"ERROR: {exc}")
             raise
         log("done")
+
+
+def job_for(snakemake: Any):
+    """:func:`job` for a workflow script's ``snakemake`` object (its log, threads, rule and wildcards)."""
+    return job(snakemake.log[0], snakemake.threads, job_name(snakemake.rule, snakemake.wildcards))
 
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")

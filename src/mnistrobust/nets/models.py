@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
 from .defenses import DenoisingAutoencoder
-from .errors import ConfigError
 
 # Where each dropout of Table 1 acts. "output" acts on the input of the last fully
-# connected layer (DESIGN.md choice), after "full" has acted on the same units.
+# connected layer (docs/design.md), after "full" has acted on the same units.
 DROPOUT_SITES = ("input", "conv1", "conv2", "full", "output")
 
 

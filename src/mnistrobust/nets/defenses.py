@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 KERNEL_SUPPORT = 3.0  # the paper fills each kernel with the Gaussian sampled on (-3, 3)
 

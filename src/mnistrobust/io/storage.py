@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 TMP_MARK = ".tmp-"
 
@@ -103,3 +103,18 @@ def check_attrs(path: str | os.PathLike, what: str, attrs: dict, expect: dict) -
             same = found == wanted
         if not same:
             raise DataError(f"{what} {path} was made with {key}={found!r}, expected {wanted!r}")
+
+
+def save_figure(figure, path: str | os.PathLike) -> None:
+    """Write a matplotlib figure atomically (150 dpi, tight box) and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=150, bbox_inches="tight")
+    plt.close(figure)
+
+
+def write_csv(table: pd.DataFrame, target: str | os.PathLike, float_format: str | None = None) -> None:
+    """A table as CSV, atomically, without the index."""
+    with atomic_path(target) as tmp:
+        table.to_csv(tmp, index=False, float_format=float_format)

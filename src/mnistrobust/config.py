@@ -1,0 +1,398 @@
+"""The configuration: names the workflow and the package share, the settings classes, and
+every check of a config (the schema, then what a schema cannot say).
+
+Torch-free and importable without the package installed (only the standard library and
+jsonschema, which Snakemake itself needs), so the Snakefile can check a config in
+milliseconds before any job starts, even under ``--software-deployment-method conda``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# --- Names --------------------------------------------------------------------------------
+
+THREAT_MODELS = ("end_to_end", "oblivious")
+# Sweep noise name -> the threat model its examples come from (None: random noise).
+# gaussian: random noise; fgsm: the method's own gradient sign; fgsm_oblivious: the
+# gradient sign of the method's classifier without its preprocessing.
+ATTACK_THREAT = {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious"}
+NOISES = tuple(ATTACK_THREAT)
+
+STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
+
+# The method and model name of the PGD-trained reference row of the strong-attack table.
+STRONG_REFERENCE = "pgd_reference"
+
+# Attack names a configuration may ask for (config strong_attacks.attacks).
+STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer")
+
+
+def check_noise(noise: str) -> str:
+    if noise not in NOISES:
+        raise ConfigError(f"unknown noise {noise!r}; known: {list(NOISES)}")
+    return noise
+
+
+def noise_kind(noise: str) -> str:
+    """'gaussian' or 'fgsm': how the perturbation is made, whoever's gradient it uses."""
+    return "gaussian" if check_noise(noise) == "gaussian" else "fgsm"
+
+
+def stage_model_name(stage: int, base_model: str) -> str:
+    """Name of the model after ``stage`` adversarial stages: the base model itself for stage 0."""
+    return base_model if stage == 0 else f"adv_stage{stage}"
+
+
+def parse_stage(name: str, stages: int) -> int | None:
+    """The stage number of an ``adv_stageK`` name, None for other names; an out-of-range K is an error."""
+    match = STAGE_NAME.match(name)
+    if not match:
+        return None
+    stage = int(match.group(1))
+    if stage > stages:
+        raise ConfigError(f"{name!r}: adversarial training has stages 1..{stages} only (adversarial.stages)")
+    return stage
+
+
+def lowpass_filters(settings: Mapping) -> dict[str, dict]:
+    """Preprocessing names (``lowpass3``, ...) of the configured low-pass filters."""
+    return {f"lowpass{entry['size']}": dict(entry) for entry in settings["filters"]}
+
+
+def preprocess_names(lowpass: Mapping) -> list[str]:
+    return ["none", "dae", *lowpass_filters(lowpass)]
+
+
+def canonical(mapping: Any) -> Any:
+    """Key-sorted copy: Snakemake compares params by value *and* key order, so a config
+    file written with another key order must not look like changed params."""
+    return json.loads(json.dumps(mapping, sort_keys=True))
+
+
+# --- Settings classes ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PGDSettings:
+    """L-inf PGD. The step is ``relative_step_size * eps / steps`` (2.5 eps / steps is the usual
+    rule: enough to cross the ball and come back), unless ``step_size`` fixes it absolutely
+    (Madry et al.'s training attack: 0.01 for eps 0.3)."""
+
+    steps: int = 40
+    restarts: int = 5
+    relative_step_size: float = 2.5
+    step_size: float | None = None
+    random_start: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise ConfigError(f"PGD steps must be an integer >= 1, got {self.steps!r}")
+        if not isinstance(self.restarts, int) or self.restarts < 1:
+            raise ConfigError(f"PGD restarts must be an integer >= 1, got {self.restarts!r}")
+        if not self.relative_step_size > 0:
+            raise ConfigError(f"PGD relative_step_size must be positive, got {self.relative_step_size!r}")
+        if self.step_size is not None and not self.step_size > 0:
+            raise ConfigError(f"PGD step_size must be positive, got {self.step_size!r}")
+
+    def step_for(self, eps):
+        """The step for radius ``eps`` (a float, or a tensor of per-row radii)."""
+        return self.step_size if self.step_size is not None else self.relative_step_size * eps / self.steps
+
+
+@dataclasses.dataclass(frozen=True)
+class SquareSettings:
+    """L-inf Square attack (Andriushchenko et al. 2020): random search with square patches
+    of +-eps, no gradients. ``p_init`` is the fraction of pixels the first patch covers
+    (0.3 is the paper's MNIST value); it halves on their schedule as queries are spent."""
+
+    queries: int = 1000
+    p_init: float = 0.3
+
+    def __post_init__(self):
+        if not isinstance(self.queries, int) or self.queries < 1:
+            raise ConfigError(f"Square queries must be an integer >= 1, got {self.queries!r}")
+        if not 0 < self.p_init <= 1:
+            raise ConfigError(f"Square p_init must be in (0, 1], got {self.p_init!r}")
+
+    def side(self, query: int, height: int) -> int:
+        """Patch side at ``query``: the schedule of the reference code, rescaled to the budget."""
+        progress = int(query / self.queries * 10_000)
+        boundaries = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+        fraction = self.p_init / 2 ** sum(progress > boundary for boundary in boundaries)
+        return min(max(round(math.sqrt(fraction * height * height)), 1), height - 1)
+
+
+def check_attack_names(names: Sequence[str]) -> list[str]:
+    unknown = [name for name in names if name not in STRONG_ATTACK_NAMES]
+    if unknown or not names:
+        raise ConfigError(f"unknown attack name(s) {unknown or names!r}; known: {list(STRONG_ATTACK_NAMES)}")
+    return list(names)
+
+
+def check_eps(eps_values: Sequence[float]) -> list[float]:
+    """Strictly positive eps values, ascending (the early-exit bookkeeping relies on the order)."""
+    values = [float(eps) for eps in eps_values]
+    if not values or any(not eps > 0 for eps in values):
+        raise ConfigError(f"attack eps must be positive numbers, got {list(eps_values)}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"attack eps values repeat: {values}")
+    return sorted(values)
+
+
+@dataclasses.dataclass(frozen=True)
+class StrongAttackSettings:
+    """Config ``strong_attacks`` (everything but ``enabled`` and the reference model)."""
+
+    eps: tuple[float, ...]
+    sanity_eps: float
+    sanity_min_error: float
+    attacks: tuple[str, ...]
+    pgd: PGDSettings
+    square: SquareSettings
+    eot_samples: int
+    transfer_sources: tuple[str, ...]
+    flag_tolerance_pct: float
+    seed: int
+    batch_size: int
+    test_images: int
+
+    @classmethod
+    def from_config(cls, section: Mapping) -> StrongAttackSettings:
+        def nested(kind, name):
+            try:
+                return kind(**section[name])
+            except TypeError as exc:
+                raise ConfigError(f"strong_attacks.{name}: {exc}") from exc
+
+        try:
+            settings = cls(
+                eps=tuple(check_eps(section["eps"])),
+                sanity_eps=float(section["sanity_eps"]),
+                sanity_min_error=float(section["sanity_min_error"]),
+                attacks=tuple(check_attack_names(section["attacks"])),
+                pgd=nested(PGDSettings, "pgd"),
+                square=nested(SquareSettings, "square"),
+                eot_samples=int(section["eot_samples"]),
+                transfer_sources=tuple(section["transfer_sources"]),
+                flag_tolerance_pct=float(section["flag_tolerance_pct"]),
+                seed=int(section["seed"]),
+                batch_size=int(section["batch_size"]),
+                test_images=int(section["test_images"]),
+            )
+        except KeyError as exc:
+            raise ConfigError(f"strong_attacks lacks setting {exc}") from exc
+        check_eps([*settings.eps, settings.sanity_eps])
+        if settings.eot_samples < 1 or settings.batch_size < 1 or settings.test_images < 1:
+            raise ConfigError(f"strong_attacks: eot_samples, batch_size and test_images must be >= 1: {settings}")
+        if not 0 <= settings.sanity_min_error <= 1:
+            raise ConfigError(
+                f"strong_attacks.sanity_min_error must be a fraction in [0, 1], got {settings.sanity_min_error}"
+            )
+        return settings
+
+    @property
+    def all_eps(self) -> list[float]:
+        """The reported eps values and the sanity eps, ascending."""
+        return check_eps([*self.eps, self.sanity_eps])
+
+
+def reference_budget(reference: Mapping) -> str:
+    """The PGD-trained reference's training budget in words, stated beside every number it produces."""
+    start = f"fine-tuned from {reference['init_model']}" if reference.get("init_model") else "from scratch"
+    return (
+        f"LeNet PGD-trained {reference['iterations']} iterations x batch {reference.get('batch_size', 64)} "
+        f"(eps {reference['eps']:g}, {reference['steps']} steps of {reference['step_size']:g}, random start), {start}"
+    )
+
+
+# --- Checks -------------------------------------------------------------------------------
+
+
+def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None = None) -> None:
+    """A method's preprocessing is known, it has members, and ``noise`` (if given) applies to it."""
+    preprocess = spec.get("preprocess", "none")
+    if preprocess not in preprocess_names(lowpass):
+        raise ConfigError(f"method {name!r}: unknown preprocess {preprocess!r}; known: {preprocess_names(lowpass)}")
+    if not spec.get("members"):
+        raise ConfigError(f"method {name!r} has no members")
+    if noise is not None and ATTACK_THREAT[check_noise(noise)] == "oblivious" and preprocess == "none":
+        raise ConfigError(f"method {name!r} has no preprocessing, so the oblivious attack {noise!r} is just 'fgsm'")
+
+
+def check_training_groups(groups: Mapping[str, list], models: Mapping[str, Mapping]) -> None:
+    """Each training group lists configured LeNets that differ only in their seed, and a
+    model belongs to one group at most (a group is trained as one grouped network)."""
+    owner: dict[str, str] = {}
+    for group, members in groups.items():
+        unknown = [member for member in members if member not in models]
+        if unknown:
+            raise ConfigError(f"training group {group!r}: unknown model(s) {unknown}; configured: {sorted(models)}")
+        for member in members:
+            if member in owner:
+                raise ConfigError(f"model {member!r} is in training groups {owner[member]!r} and {group!r}")
+            owner[member] = group
+        specs = [models[member] for member in members]
+        if any(spec["arch"] != "lenet" for spec in specs):
+            raise ConfigError(f"training group {group!r}: only 'lenet' models can be trained as a group")
+        shared = {(spec["iterations"], tuple(sorted(spec["dropout"].items()))) for spec in specs}
+        if len(shared) != 1:
+            raise ConfigError(
+                f"training group {group!r}: members must share iterations and dropout, differing only in seed"
+            )
+        seeds = [spec["seed"] for spec in specs]
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"training group {group!r}: members repeat a seed: {seeds}")
+
+
+def schema_problems(config: Mapping, schema: Mapping) -> list[str]:
+    """One line per schema violation: the key path, what is wrong, and what is allowed."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        problems.append(_describe_violation(error))
+    return list(dict.fromkeys(problems))
+
+
+def _key_path(parts) -> str:
+    path = "config"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _describe_violation(error) -> str:
+    where = _key_path(error.absolute_path)
+    schema, value = error.schema, error.instance
+    if error.validator == "additionalProperties" and isinstance(value, Mapping):
+        allowed = sorted(schema.get("properties", {}))
+        unknown = [key for key in value if key not in allowed]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            if close:
+                hints.append(f"did you mean {close[0]!r}?")
+            elif "." in str(key):
+                hints.append("--config sets top-level keys only; nest the value, e.g. --config 'evaluation={levels: 5}'")
+        hint = f" ({'; '.join(hints)})" if hints else ""
+        return f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}{hint}; allowed: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator == "enum":
+        return f"{where}: {value!r} is not allowed; allowed: {', '.join(repr(v) for v in schema['enum'])}"
+    if error.validator == "type":
+        expected = schema["type"] if isinstance(schema["type"], str) else " or ".join(schema["type"])
+        return f"{where}: {value!r} is not of type {expected}"
+    return f"{where}: {error.message}"
+
+
+def fill_defaults(config: dict, schema: Mapping) -> None:
+    """Top-level keys the schema gives a default for and the config leaves out."""
+    for key, spec in schema.get("properties", {}).items():
+        if "default" in spec and key not in config:
+            config[key] = json.loads(json.dumps(spec["default"]))
+
+
+def load_schema(path: str | Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate(config: dict, schema_path: str | Path) -> None:
+    """Check ``config`` against the schema (one line per violation), fill its defaults,
+    then run every cross-check the schema cannot express. Raises ConfigError."""
+    schema = load_schema(schema_path)
+    problems = schema_problems(config, schema)
+    if problems:
+        count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+        raise ConfigError(f"the configuration has {count}:\n" + "\n".join(f"  {line}" for line in problems))
+    fill_defaults(config, schema)
+    cross_check(config)
+
+
+def member_checkpoint(config: Mapping, member: str) -> str:
+    """Checkpoint path of a committee member or classifier: a trained model or an adversarial stage."""
+    if member in config["models"]:
+        return f"results/models/{member}.pt"
+    stage = parse_stage(member, config["adversarial"]["stages"])
+    if stage is None:
+        raise ConfigError(
+            f"unknown model {member!r}; configured models: {sorted(config['models'])} "
+            f"and adv_stage1..adv_stage{config['adversarial']['stages']}"
+        )
+    return f"results/adversarial/stage{stage}.pt"
+
+
+def method_spec(config: Mapping, name: str, noise: str | None = None) -> dict:
+    """The config entry of a method, checked (members, preprocessing, noise), or a clear error."""
+    if name not in config["methods"]:
+        raise ConfigError(f"unknown method {name!r}; configured methods: {sorted(config['methods'])}")
+    spec = config["methods"][name]
+    check_method(name, spec, config["lowpass"], noise)
+    for member in spec["members"]:
+        member_checkpoint(config, member)
+    return canonical(spec)
+
+
+def _check_configured_model(config: Mapping, key: str, name: str | None) -> None:
+    if name is not None and name not in config["models"]:
+        raise ConfigError(f"config: {key} {name!r} is not a configured model; configured: {sorted(config['models'])}")
+
+
+def cross_check(config: Mapping) -> None:
+    """What the schema cannot express: names that must refer to configured things."""
+    check_training_groups(config.get("training_groups", {}), config["models"])
+    if config["baseline_method"] not in config["methods"]:
+        raise ConfigError(
+            f"config: baseline_method {config['baseline_method']!r} is not one of the "
+            f"configured methods {sorted(config['methods'])}"
+        )
+    _check_configured_model(config, "adversarial.base_model", config["adversarial"]["base_model"])
+    _check_configured_model(config, "lowpass.calibration_model", config["lowpass"]["calibration_model"])
+    sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
+    for name in config["methods"]:
+        method_spec(config, name)
+    curves = list(config["table2"]["rows"])
+    for figure in config["figures"]["curves"].values():
+        curves.extend(figure["curves"])
+    for curve in curves:
+        method_spec(config, curve["method"], curve["noise"])
+    unknown = [name for name in config["human"]["lenet_models"] if name not in config["models"]]
+    if unknown:
+        raise ConfigError(
+            f"config: human.lenet_models names {unknown}, not configured models {sorted(config['models'])}"
+        )
+    if "strong_attacks" in config:
+        _check_strong_attacks(config)
+
+
+def _check_strong_attacks(config: Mapping) -> None:
+    section = config["strong_attacks"]
+    StrongAttackSettings.from_config(section)
+    if section["sanity_eps"] <= max(section["eps"]):
+        raise ConfigError(
+            f"config: strong_attacks.sanity_eps {section['sanity_eps']} must exceed every eps {section['eps']}"
+        )
+    for source in section["transfer_sources"]:
+        if source not in config["methods"]:
+            raise ConfigError(
+                f"config: strong_attacks.transfer_sources names {source!r}, not a configured method "
+                f"{sorted(config['methods'])}"
+            )
+    _check_configured_model(config, "strong_attacks.reference.init_model", section["reference"]["init_model"])
+    if STRONG_REFERENCE in config["methods"]:
+        raise ConfigError(f"config: method name {STRONG_REFERENCE!r} is reserved for the PGD-trained reference")

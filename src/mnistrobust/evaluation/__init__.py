@@ -1,0 +1,1 @@
+"""Evaluation of methods: the paper's error-versus-distortion sweeps and the strong attacks."""

@@ -1,0 +1,104 @@
+"""Evaluation beyond the paper: a method under every configured attack at several L-inf
+eps, and the per-example worst case over attacks ("robust error"). The flags and the
+table that joins methods are in ``reports/strong.py``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..attacks import PGD, STRONG_ATTACKS, Transfer
+from ..attacks.core import Log, is_randomized, predictions
+from ..config import StrongAttackSettings
+
+from ..reports.strong import RESULT_COLUMNS, ROBUST
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedAttack:
+    """One column of the table: an attack under a threat model (``oblivious``: the gradient
+    of the classifier without its preprocessing; its examples are scored on the whole method)."""
+
+    label: str
+    attack: str
+    threat: str = "end_to_end"
+    source: str | None = None  # transfer only
+
+
+def attack_plan(settings: StrongAttackSettings, has_preprocess: bool, randomized: bool, method: str) -> list[PlannedAttack]:
+    """The attacks run against a method, in the order they run."""
+    plan = []
+    for family in ("fgsm", "pgd"):
+        if family in settings.attacks:
+            plan.append(PlannedAttack(family, family))
+            if has_preprocess:
+                plan.append(PlannedAttack(f"{family}_oblivious", family, "oblivious"))
+    if "eot_pgd" in settings.attacks and randomized:
+        plan.append(PlannedAttack("eot_pgd", "eot_pgd"))
+    if "square" in settings.attacks:
+        plan.append(PlannedAttack("square", "square"))
+    if "transfer" in settings.attacks:
+        plan.extend(
+            PlannedAttack(f"transfer_{source}", "transfer", source=source)
+            for source in settings.transfer_sources
+            if source != method
+        )
+    return plan
+
+
+def evaluate_networks(
+    method: str,
+    network: nn.Module,
+    oblivious: nn.Module | None,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: StrongAttackSettings,
+    transfer: Mapping[str, torch.Tensor],
+    log: Log = print,
+) -> pd.DataFrame:
+    """Tidy results (RESULT_COLUMNS) of every planned attack and of the per-example worst case.
+
+    ``oblivious`` is the classifier without its preprocessing (None: the method has none).
+    ``transfer`` maps a source name to its stored examples. Clean misclassifications count
+    as failures at every eps in the worst case.
+    """
+    eps = settings.all_eps
+    pixels = images[0].numel()
+    clean_wrong = (predictions(network, images, settings.batch_size) != labels).cpu()
+    rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean_wrong.double().mean().item(), "dist": 0.0}]
+    worst = clean_wrong.expand(len(eps), -1).clone()
+    for planned in attack_plan(settings, oblivious is not None, is_randomized(network), method):
+        if planned.attack == "transfer":
+            attack = Transfer(planned.source, transfer[planned.source], settings.batch_size)
+        else:
+            attack = STRONG_ATTACKS[planned.attack](settings, log)
+        attacked = oblivious if planned.threat == "oblivious" else network
+        outcome = attack.outcome(network, attacked, images, labels, eps)
+        worst |= outcome.fooled
+        for k, e in enumerate(eps):
+            rows.append({"method": method, "attack": planned.label, "eps": e, "error": outcome.error()[k], "dist": outcome.dist(pixels)[k]})
+        log(f"{method} {planned.label}: " + ", ".join(f"eps {e:g}: {100 * err:.1f}%" for e, err in zip(eps, outcome.error())))
+    for k, e in enumerate(eps):
+        rows.append({"method": method, "attack": ROBUST, "eps": e, "error": worst[k].double().mean().item(), "dist": math.nan})
+    log(f"{method} robust error: " + ", ".join(f"eps {e:g}: {100 * worst[k].double().mean():.1f}%" for k, e in enumerate(eps)))
+    table = pd.DataFrame(rows)
+    table["images"] = len(images)
+    return table[RESULT_COLUMNS]
+
+
+def transfer_examples(
+    network: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StrongAttackSettings, source: str, log: Log = print
+) -> torch.Tensor:
+    """PGD examples of a source method at every eps (all steps, one restart: the strongest
+    single example, not the first that fools the source), eps x images x 1 x 28 x 28."""
+    attack = PGD(settings.pgd, settings.seed, settings.batch_size)
+    examples = attack.example_sets(network, images, labels, settings.all_eps)
+    for eps, batch in zip(settings.all_eps, examples):
+        fooled = (predictions(network, batch) != labels).float().mean().item()
+        log(f"transfer source {source}: eps {eps:g}, error on its own examples {100 * fooled:.2f}%")
+    return examples

@@ -1,0 +1,158 @@
+"""Jobs of workflow/rules/strong_attacks.smk: transfer examples, the PGD-trained reference,
+one method under every attack, and the table and figure that join the methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from ..config import STRONG_REFERENCE, StrongAttackSettings, reference_budget
+from ..data import load_split
+from ..errors import CheckpointError, ConfigError, DataError
+from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
+from ..evaluation.sweeps import clean_error
+from ..attacks.core import is_randomized
+from ..io.checkpoints import load_method, load_model, save_checkpoint
+from ..io.hdf5 import load_transfer_examples, save_transfer_examples
+from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
+from ..nets.models import build_model
+from ..progress import Log
+from ..reports.plots import strong_attack_curves
+from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
+from ..training.robust import pgd_perturbation
+from ..training.solver import SolverSpec, checkpoint_meta, train
+
+
+def make_transfer_examples(
+    data_h5: str,
+    source: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
+    settings: Mapping,
+    output_h5: str,
+    dae_checkpoint: str | None = None,
+    device: torch.device | str = "cpu",
+    log: Log = print,
+) -> torch.Tensor:
+    """PGD examples of ``source`` at every eps, stored for scoring on the other methods."""
+    settings = StrongAttackSettings.from_config(settings)
+    network = load_method(source, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
+    images, labels = load_split(data_h5, "test", limit=settings.test_images)
+    examples = transfer_examples(network, images.to(device), labels.to(device), settings, source, log).cpu()
+    attrs = {"source": source, "eps": settings.all_eps, "images": len(images), "steps": settings.pgd.steps}
+    save_transfer_examples(output_h5, examples, attrs)
+    return examples
+
+
+def train_pgd_reference(
+    data_h5: str,
+    checkpoint: str,
+    reference: Mapping,
+    solver: Mapping,
+    train_images: int,
+    test_images: int,
+    init_checkpoint: str | None = None,
+    device: torch.device | str = "cpu",
+    log: Log = print,
+) -> dict[str, float]:
+    """Train the reference LeNet with PGD adversarial training and save it as ``pgd_reference``.
+
+    Starting from a trained model (``init_checkpoint``) continues its learning-rate schedule,
+    as the adversarial stages do; from scratch the network is Xavier-initialised with ``seed``.
+    """
+    spec = SolverSpec(**{**solver, "iterations": reference["iterations"], "batch_size": reference.get("batch_size", solver["batch_size"])})
+    start_iteration = 0
+    if init_checkpoint is not None:
+        model, meta = load_model(init_checkpoint)
+        if meta.get("name") != reference["init_model"] or meta["arch"] != "lenet":
+            raise CheckpointError(f"{init_checkpoint} holds {meta.get('name')!r} ({meta['arch']}), expected LeNet {reference['init_model']!r}")
+        if any(rate > 0 for rate in model.dropout_rates.values()):
+            raise CheckpointError(f"{init_checkpoint}: the reference starts from a LeNet without dropout")
+        start_iteration = int(meta["solver"]["iterations"])
+    else:
+        model = build_model("lenet")
+        model.reset_parameters(reference["seed"])
+    images, labels = load_split(data_h5, "train", limit=train_images)
+    test_x, test_y = load_split(data_h5, "test", limit=test_images)
+    model = model.to(device)
+    log(f"PGD adversarial training: {reference_budget(reference)}; {len(images)} training images, {spec}")
+    metrics = train(
+        model, images.to(device), labels.to(device), spec, seed=reference["seed"], log=log,
+        start_iteration=start_iteration, perturb_batch=pgd_perturbation(reference, reference["seed"]),
+    )
+    metrics["clean_test_error"] = clean_error(model, test_x.to(device), test_y.to(device))
+    metrics["test_images"] = len(test_x)
+    log(f"{STRONG_REFERENCE}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
+    meta = checkpoint_meta(STRONG_REFERENCE, {"arch": "lenet", "dropout": {}, "seed": reference["seed"]}, spec, len(images), metrics)
+    meta["pgd_training"] = {**dict(reference), "budget": reference_budget(reference)}
+    save_checkpoint(checkpoint, model.cpu().to(memory_format=torch.contiguous_format), meta)
+    return metrics
+
+
+def evaluate_method(
+    data_h5: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
+    settings: Mapping,
+    output_csv: str,
+    transfer_files: Mapping[str, str] | None = None,
+    dae_checkpoint: str | None = None,
+    device: torch.device | str = "cpu",
+    log: Log = print,
+) -> pd.DataFrame:
+    """Evaluate one configured method (or the PGD-trained reference) and write its tidy CSV."""
+    settings = StrongAttackSettings.from_config(settings)
+    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
+    oblivious = None
+    if spec.get("preprocess", "none") != "none":
+        oblivious = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat="oblivious").to(device)
+    images, labels = load_split(data_h5, "test", limit=settings.test_images)
+    transfer = {}
+    if "transfer" in settings.attacks:
+        missing = [s for s in settings.transfer_sources if s != method and s not in (transfer_files or {})]
+        if missing:
+            raise ConfigError(f"evaluating {method}: no transfer examples given for source(s) {missing}")
+        transfer = {s: load_transfer_examples(path, s, settings.all_eps, len(images)) for s, path in (transfer_files or {}).items() if s != method}
+    plan = [planned.label for planned in attack_plan(settings, oblivious is not None, is_randomized(network), method)]
+    log(f"{method}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
+    table = evaluate_networks(method, network, oblivious, images.to(device), labels.to(device), settings, transfer, log=log)
+    write_csv(table, output_csv, float_format="%.6g")
+    return table
+
+
+def read_results(path: str) -> pd.DataFrame:
+    return read_csv_checked(path, RESULT_COLUMNS, "strong-attack results")
+
+
+def write_strong_report(
+    result_paths: Mapping[str, str],
+    settings: Mapping,
+    reference: Mapping,
+    csv_path: str,
+    markdown_path: str,
+    figure_path: str,
+    log: Log = print,
+) -> pd.DataFrame:
+    """The extended table (CSV + markdown) and the error-vs-eps figure, from per-method
+    results (label -> CSV); every failed sanity check is logged."""
+    checked = StrongAttackSettings.from_config(settings)
+    title = table_title(checked, reference_budget(reference))
+    results = {label: read_results(path) for label, path in result_paths.items()}
+    table = strong_table(results, checked)
+    counts = set(table["images"])
+    if counts != {checked.test_images}:
+        raise DataError(f"strong-attack results were made on {sorted(counts)} images, expected {checked.test_images}; rerun them")
+    for row in table.itertuples(index=False):
+        if row.flags != "ok":
+            log(f"CHECK FAILED: {row.method} at eps {row.eps:g}: {row.flags}")
+    write_csv(table, csv_path, float_format="%.4g")
+    write_text_atomic(markdown_path, to_markdown(table, title))
+    tidy = pd.concat([frame.assign(method=label) for label, frame in results.items()], ignore_index=True)
+    save_figure(strong_attack_curves(tidy, title), figure_path)
+    log("\n" + table.to_string(index=False))
+    return table

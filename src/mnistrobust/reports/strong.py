@@ -1,0 +1,83 @@
+"""The strong-attack table beside Table 2, and the field's sanity checks as flags
+(Carlini et al. 2019; Athalye et al. 2018). Torch-free: it reads the per-method CSVs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..config import StrongAttackSettings
+from .tables import markdown_table
+
+RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]  # one method's tidy CSV
+ROBUST = "robust"  # the per-example worst case over every attack that ran
+ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "square", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
+
+
+def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackSettings) -> list[str]:
+    """Failed sanity checks for one method at one eps; ``errors`` maps attack -> error (fraction)."""
+    tolerance = settings.flag_tolerance_pct / 100
+    flags = []
+    # Only the white-box pair: oblivious PGD examples are tuned to the classifier alone and
+    # may transfer through the preprocessing worse than FGSM's, which is no attack failure.
+    if "pgd" in errors and "fgsm" in errors and errors["pgd"] < errors["fgsm"] - tolerance:
+        flags.append("pgd weaker than fgsm")
+    white_box_errors = [errors[a] for a in ("pgd", "eot_pgd") if a in errors]
+    for attack, error in errors.items():
+        if attack.startswith("transfer_") and white_box_errors and error > max(white_box_errors) + tolerance:
+            flags.append(f"{attack} stronger than white-box")
+    if "eot_pgd" in errors and "pgd" in errors and errors["eot_pgd"] < errors["pgd"] - tolerance:
+        flags.append("eot_pgd weaker than pgd")
+    # Random search needs no gradient: beating the gradient attacks means they were misled.
+    if "square" in errors and white_box_errors and errors["square"] > max(white_box_errors) + tolerance:
+        flags.append("square (gradient-free) stronger than white-box: masked gradients")
+    if math.isclose(eps, settings.sanity_eps) and errors.get(ROBUST, 1.0) < settings.sanity_min_error:
+        flags.append(f"robust error {100 * errors[ROBUST]:.1f}% < {100 * settings.sanity_min_error:g}% at sanity eps")
+    return flags
+
+
+def strong_table(results: Mapping[str, pd.DataFrame], settings: StrongAttackSettings) -> pd.DataFrame:
+    """Wide table: one row per (method label, eps), error (%) per attack, robust error, PGD dist, flags."""
+    rows = []
+    for label, tidy in results.items():
+        clean = tidy.loc[tidy["attack"] == "clean", "error"].iloc[0]
+        for eps, group in tidy[tidy["attack"] != "clean"].groupby("eps", sort=True):
+            errors = dict(zip(group["attack"], group["error"]))
+            row = {"method": label, "eps": eps, "clean": 100 * clean}
+            row.update({attack: 100 * error for attack, error in errors.items()})
+            pgd_dist = group.loc[group["attack"] == "pgd", "dist"]
+            row["pgd_dist"] = pgd_dist.iloc[0] if len(pgd_dist) else math.nan
+            row["flags"] = "; ".join(check_flags(errors, eps, settings)) or "ok"
+            row["images"] = int(tidy["images"].iloc[0])
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    attacks = sorted(
+        (c for c in table.columns if c not in ("method", "eps", "clean", ROBUST, "pgd_dist", "flags", "images")),
+        key=lambda attack: (ATTACK_ORDER.index(attack) if attack in ATTACK_ORDER else len(ATTACK_ORDER), attack),
+    )
+    return table[["method", "eps", "clean", *attacks, ROBUST, "pgd_dist", "flags", "images"]]
+
+
+def _format(column: str, value) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    if math.isnan(value):
+        return ""
+    return f"{value:g}" if column == "eps" else f"{value:.3f}" if column == "pgd_dist" else f"{value:.1f}"
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    columns = list(table.columns)
+    rows = [[_format(column, value) for column, value in zip(columns, row)] for row in table.itertuples(index=False)]
+    return markdown_table(columns, rows, title=title)
+
+
+def table_title(settings: StrongAttackSettings, reference_budget: str) -> str:
+    pgd = settings.pgd
+    return (
+        f"Error (%) under stronger L-inf attacks, first {settings.test_images} MNIST test images; "
+        f"PGD {pgd.steps} steps x {pgd.restarts} restarts, EOT {settings.eot_samples} draws; "
+        f"robust = per-image worst case incl. clean errors; reference: {reference_budget}"
+    )

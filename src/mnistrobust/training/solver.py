@@ -1,0 +1,208 @@
+"""Caffe-style SGD on in-memory tensors: the solver, the epoch sampler, and the training
+loop shared by single networks and groups of LeNets trained as one network."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ConfigError
+from ..nets.models import LeNetGroup
+
+@dataclasses.dataclass(frozen=True)
+class SolverSpec:
+    """Caffe's lenet_solver.prototxt, which the paper's description matches."""
+
+    iterations: int = 10_000
+    batch_size: int = 64
+    base_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_gamma: float = 1e-4
+    lr_power: float = 0.75
+    bias_lr_mult: float = 2.0  # Caffe's LeNet gives biases twice the weights' rate
+    log_every: int = 500
+
+    def __post_init__(self):
+        if self.iterations < 1 or self.batch_size < 1:
+            raise ConfigError(f"iterations and batch_size must be positive: {self}")
+
+    def learning_rate(self, iteration: int) -> float:
+        """Caffe's "inv" policy: base_lr * (1 + gamma * iter) ^ (-power)."""
+        return self.base_lr * (1.0 + self.lr_gamma * iteration) ** (-self.lr_power)
+
+
+class CaffeSGD:
+    """SGD exactly as Caffe applies it: v = m v + lr (g + wd w); w -= v."""
+
+    def __init__(self, model: nn.Module, spec: SolverSpec):
+        self.spec = spec
+        named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
+        # "conv1.bias" in a LeNet, "conv1_bias" in a LeNetGroup
+        self.lr_mults = [spec.bias_lr_mult if name.endswith("bias") else 1.0 for name, _ in named]
+        self.velocity = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        grads = [p.grad for p in self.params]
+        torch._foreach_add_(grads, self.params, alpha=self.spec.weight_decay)
+        torch._foreach_mul_(self.velocity, self.spec.momentum)
+        scaled = torch._foreach_mul(grads, [lr * m for m in self.lr_mults])
+        torch._foreach_add_(self.velocity, scaled)
+        torch._foreach_sub_(self.params, self.velocity)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+
+class EpochSampler:
+    """Reshuffles the training set every epoch from a seeded generator."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n < batch_size:
+            raise ConfigError(f"training set of {n} images is smaller than one batch of {batch_size}")
+        self.n, self.batch_size = n, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(n, generator=self.generator)
+        self.position = 0
+
+    def next_indices(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:
+            self.order = torch.randperm(self.n, generator=self.generator)
+            self.position = 0
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: SolverSpec,
+    seed: int,
+    log: Callable[[str], None] = print,
+    start_iteration: int = 0,
+    perturb_batch: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
+
+    The model trains where its parameters are (CPU or CUDA); ``images``/``labels`` may
+    live elsewhere and are moved once. ``start_iteration`` continues the learning-rate
+    schedule of an earlier training (adversarial stages resume where the previous stage
+    stopped). ``perturb_batch`` (model, images, labels) -> images replaces each batch
+    before the step, e.g. by PGD examples for adversarial training; it is called with
+    the model in train mode, and any parameter gradients it leaves are cleared before
+    the step's backward pass.
+    """
+    torch.manual_seed(seed)  # dropout masks draw from the global generator
+    device = parameter_device(model)
+    images, labels = images.to(device), labels.to(device)
+    sampler = EpochSampler(len(images), spec.batch_size, seed)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = sampler.next_indices().to(device)
+        batch, batch_labels = images[index].contiguous(memory_format=torch.channels_last), labels[index]
+        if perturb_batch is not None:
+            batch = perturb_batch(model, batch, batch_labels).contiguous(memory_format=torch.channels_last)
+        return batch, batch_labels
+
+    return _caffe_sgd_loop(model, spec, next_batch, spec.batch_size, log, start_iteration)
+
+
+def train_group(
+    group: LeNetGroup,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    spec: SolverSpec,
+    seeds: list[int],
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Train the K members of ``group`` at once, member k drawing its batches from ``seeds[k]``
+    exactly as :func:`train` would; the loss is the sum of the members' mean losses, so
+    each member gets the gradient it would get alone."""
+    if len(seeds) != group.size:
+        raise ConfigError(f"a group of {group.size} networks needs {group.size} seeds, got {len(seeds)}")
+    torch.manual_seed(seeds[0])  # dropout masks draw from the global generator
+    device = parameter_device(group)
+    images, labels = images.to(device), labels.to(device)
+    samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in seeds]
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.stack([sampler.next_indices() for sampler in samplers], dim=1).to(device)  # B, K
+        batch = images[index].squeeze(2)  # B, K, 28, 28: member k's images in channel k
+        return batch.contiguous(memory_format=torch.channels_last), labels[index].T  # labels: K, B
+
+    return _caffe_sgd_loop(group, spec, next_batch, spec.batch_size * group.size, log, 0, members=group.size)
+
+
+def parameter_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _caffe_sgd_loop(
+    model: nn.Module,
+    spec: SolverSpec,
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    images_per_step: int,
+    log: Callable[[str], None],
+    start_iteration: int,
+    members: int = 1,
+) -> dict[str, float]:
+    """The training loop shared by single networks and groups: NLL summed over the leading
+    output dimensions except the batch, Caffe SGD with the inv schedule, progress lines
+    (with the loss per member)."""
+    # channels_last roughly doubles LeNet's CPU throughput (measured in bench/).
+    model.to(memory_format=torch.channels_last).train()
+    optimizer = CaffeSGD(model, spec)
+    started = time.perf_counter()
+    # Summed on the device and read at log points only: .item() every step would stall a GPU.
+    running_loss = torch.zeros((), device=parameter_device(model))
+    for step in range(spec.iterations):
+        batch, batch_labels = next_batch()
+        log_probs = model(batch)
+        # Summed over members, averaged over the batch: each member's gradient is its own mean loss's.
+        loss = F.nll_loss(log_probs.flatten(0, -2), batch_labels.flatten(), reduction="sum") / batch_labels.shape[-1]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step(spec.learning_rate(start_iteration + step))
+        running_loss += loss.detach()
+        if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
+            count = (step + 1) % spec.log_every or spec.log_every
+            lr = spec.learning_rate(start_iteration + step)
+            last_loss = running_loss.item() / count / members
+            log(progress_line(step + 1, spec.iterations, last_loss, lr, (step + 1) * images_per_step, started))
+            running_loss.zero_()
+    model.eval()
+    elapsed = time.perf_counter() - started
+    return {
+        "train_seconds": elapsed,
+        "images_per_second": spec.iterations * images_per_step / elapsed,
+        "final_loss": last_loss,
+    }
+
+
+def progress_line(step: int, iterations: int, loss: float, lr: float, images: int, started: float) -> str:
+    return f"iteration {step}/{iterations} loss {loss:.4f} lr {lr:.5f} {images / (time.perf_counter() - started):,.0f} images/s"
+
+
+def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
+    """What a checkpoint records about how it was made (``spec``: the solver dataclass)."""
+    return {
+        "name": name,
+        "arch": model_spec["arch"],
+        "dropout": dict(model_spec["dropout"]),
+        "seed": model_spec["seed"],
+        "solver": dataclasses.asdict(spec),
+        "train_images": train_images,
+        "metrics": {key: float(value) for key, value in metrics.items() if key != "train_seconds"},
+    }
+
+
