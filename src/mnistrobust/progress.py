@@ -37,7 +37,7 @@ class Progress:
         fraction = min(done / self.total, 1.0)
         eta = "ETA " + duration(elapsed / fraction - elapsed) if 0 < fraction < 1 else ("done" if fraction >= 1 else "ETA ?")
         unit = f" {self.unit}" if self.unit else ""
-        text = f"{self.what}: {done:,}/{self.total:,}{unit} ({100 * fraction:.0f}%), {duration(elapsed)}, {eta}"
+        text = f"{self.what} {done:,}/{self.total:,}{unit} ({100 * fraction:.0f}%), {duration(elapsed)}, {eta}"
         return f"{text}; {note}" if note else text
 
     def update(self, done: int, note: str = "", force: bool = False) -> None:

@@ -163,12 +163,13 @@ class Successes:
         return ~self.fooled[rows_eps, rows_image]
 
     def chunks(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, batch_size: int):
-        """The rows in chunks of ``batch_size``, each without the rows settled meanwhile."""
+        """The rows in chunks of ``batch_size``, each without the rows settled meanwhile, with
+        the position in ``rows_image`` where the chunk started and ended (for progress lines)."""
         for start in range(0, len(rows_image), batch_size):
             chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
             keep = self.unsettled(chunk_image, chunk_eps)
             if keep.any():
-                yield chunk_image[keep], chunk_eps[keep]
+                yield start, start + len(chunk_image), chunk_image[keep], chunk_eps[keep]
 
     def record_and_drop(self, rows_image, rows_eps, examples, success, *row_tensors) -> tuple[torch.Tensor, ...]:
         """``record``, then return the rows (image, eps and each of ``row_tensors``) still unsettled."""

@@ -9,6 +9,7 @@ from torch import nn
 
 from ..config import PGDSettings, check_eps
 from ..errors import ConfigError
+from ..progress import Progress, silent
 from .core import AttackOutcome, Log, Successes, fixed_examples_outcome, input_gradient, is_randomized, project, random_start
 
 
@@ -19,10 +20,9 @@ class PGD:
     random defense (EOT-PGD, Athalye et al. 2018).
     """
 
-    name = "pgd"
-
-    def __init__(self, settings: PGDSettings, seed: int = 0, batch_size: int = 1000, eot_samples: int = 1, log: Log = lambda _: None):
+    def __init__(self, settings: PGDSettings, seed: int = 0, batch_size: int = 1000, eot_samples: int = 1, log: Log = silent):
         self.settings, self.seed, self.batch_size, self.eot_samples, self.log = settings, seed, batch_size, eot_samples, log
+        self.name = "pgd" if eot_samples == 1 else f"eot_pgd ({eot_samples} draws)"
 
     def examples(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator | None = None
@@ -49,12 +49,15 @@ class PGD:
         """Full-length examples (one restart) of a whole set at every eps: eps x images x 1 x 28 x 28."""
         generator = torch.Generator().manual_seed(self.seed)
         size = self.batch_size
-        return torch.stack(
-            [
-                torch.cat([self.examples(model, images[i : i + size], labels[i : i + size], e, generator) for i in range(0, len(images), size)])
-                for e in eps
-            ]
-        )
+        progress = Progress(f"{self.name} examples ({self.settings.steps} steps): images x eps", len(images) * len(eps), self.log)
+        sets = []
+        for k, e in enumerate(eps):
+            batches = []
+            for i in range(0, len(images), size):
+                batches.append(self.examples(model, images[i : i + size], labels[i : i + size], e, generator))
+                progress.update(k * len(images) + min(i + size, len(images)))
+            sets.append(torch.cat(batches))
+        return torch.stack(sets)
 
     def outcome(
         self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
@@ -93,7 +96,8 @@ class PGD:
             pending = successes.unsettled(all_images, all_eps)
             rows_image, rows_eps = all_images[pending], all_eps[pending]
             self.log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {len(all_images)} (image, eps) rows unsettled")
-            for chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, max(1, self.batch_size // self.eot_samples)):
+            progress = Progress(f"{self.name} restart {restart + 1}/{settings.restarts}: rows", len(rows_image), self.log)
+            for _, end, chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, max(1, self.batch_size // self.eot_samples)):
                 clean, truth = images[chunk_image], labels[chunk_image]
                 radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
                 step = settings.step_for(radius)
@@ -111,4 +115,5 @@ class PGD:
                                 break
                     current = project(current + step * grad.sign(), clean, radius)
                 successes.record_final(model, chunk_image, chunk_eps, clean, truth, current)
+                progress.update(end)
         return successes.outcome(eps)

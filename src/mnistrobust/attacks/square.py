@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..config import SquareSettings, check_eps
+from ..progress import Progress, silent
 from .core import AttackOutcome, Log, Successes, is_randomized, margin
 
 
@@ -30,7 +31,7 @@ class Square:
 
     name = "square"
 
-    def __init__(self, settings: SquareSettings, seed: int = 0, batch_size: int = 1000, log: Log = lambda _: None):
+    def __init__(self, settings: SquareSettings, seed: int = 0, batch_size: int = 1000, log: Log = silent):
         self.settings, self.seed, self.batch_size, self.log = settings, seed, batch_size, log
 
     def outcome(
@@ -55,12 +56,14 @@ class Square:
         def margins(x, truth):
             return margin(model(x.contiguous(memory_format=torch.channels_last)), truth)
 
-        for chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, self.batch_size):
+        progress = Progress(f"square ({settings.queries} queries): rows", len(rows_image), self.log)
+        for start, end, chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, self.batch_size):
             clean, truth = images[chunk_image], labels[chunk_image]
             radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
             best = (clean + radius * signs((len(clean), 1, 1, height))).clamp(0.0, 1.0)
             best_margin = margins(best, truth)
             for query in range(settings.queries):
+                progress.update(start + (end - start) * query // settings.queries)
                 if not randomized:
                     success = best_margin < 0
                     if success.any():
@@ -85,4 +88,5 @@ class Square:
                 successes.record_final(model, chunk_image, chunk_eps, clean, truth, best)
             elif len(chunk_image):
                 successes.record_last(chunk_image, chunk_eps, clean, best, best_margin < 0)
+            progress.update(end)
         return successes.outcome(eps)

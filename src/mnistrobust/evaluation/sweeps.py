@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,6 +16,7 @@ from ..config import lowpass_filters, noise_kind
 from ..errors import ConfigError
 from ..nets.methods import build_preprocess
 from ..nets.models import Stacked, module_device
+from ..progress import Progress
 from ..reports.curves import CURVE_COLUMNS
 
 
@@ -58,7 +58,7 @@ def sweep(
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + level) for level in range(len(strengths))]
     abs_change = np.zeros(len(strengths))
     wrong = np.zeros(len(strengths), dtype=np.int64)
-    started = time.perf_counter()
+    progress = Progress(f"{noise} sweep: images", len(images), log, unit=f"x {len(strengths)} levels")
     # Perturbations and dist are computed on the CPU (the same noise on every device); only
     # the network runs on ``device``.
     for start in range(0, len(images), batch_size):
@@ -73,8 +73,7 @@ def sweep(
             perturbed = perturbed.contiguous(memory_format=torch.channels_last)
             abs_change[level] += total_absolute_change(perturbed, clean)
             wrong[level] += (model(perturbed.to(device)).argmax(1).cpu() != truth).sum().item()
-        done = min(start + batch_size, len(images))
-        log(f"{noise}: {done}/{len(images)} images x {len(strengths)} levels, {time.perf_counter() - started:.1f} s")
+        progress.update(min(start + batch_size, len(images)))
     return pd.DataFrame(
         {
             "level": np.arange(len(strengths)),

@@ -11,7 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from .solver import EpochSampler, parameter_device, progress_line
+from ..progress import Progress
+from .solver import EpochSampler, parameter_device, training_note
 
 @dataclasses.dataclass(frozen=True)
 class AutoencoderSpec:
@@ -42,6 +43,7 @@ def train_autoencoder(
     images = images.to(device)
     flat = images.flatten(1)
     started, running_loss = time.perf_counter(), torch.zeros((), device=device)
+    progress = Progress("iteration", spec.iterations, log)
     for step in range(spec.iterations):
         index = sampler.next_indices().to(device)
         loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(images[index]), flat[index])
@@ -53,8 +55,10 @@ def train_autoencoder(
             count = (step + 1) % spec.log_every or spec.log_every
             last_loss = running_loss.item() / count
             images_seen = (step + 1) * spec.batch_size
-            log(progress_line(step + 1, spec.iterations, last_loss, spec.learning_rate, images_seen, started))
+            progress.update(step + 1, training_note(last_loss, spec.learning_rate, images_seen, started), force=True)
             running_loss.zero_()
+        else:
+            progress.update(step + 1)
     model.eval()
     elapsed = time.perf_counter() - started
     return {

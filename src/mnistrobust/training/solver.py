@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 from ..nets.models import LeNetGroup
+from ..progress import Progress
 
 @dataclasses.dataclass(frozen=True)
 class SolverSpec:
@@ -163,6 +164,7 @@ def _caffe_sgd_loop(
     model.to(memory_format=torch.channels_last).train()
     optimizer = CaffeSGD(model, spec)
     started = time.perf_counter()
+    progress = Progress("iteration", spec.iterations, log)
     # Summed on the device and read at log points only: .item() every step would stall a GPU.
     running_loss = torch.zeros((), device=parameter_device(model))
     for step in range(spec.iterations):
@@ -178,8 +180,10 @@ def _caffe_sgd_loop(
             count = (step + 1) % spec.log_every or spec.log_every
             lr = spec.learning_rate(start_iteration + step)
             last_loss = running_loss.item() / count / members
-            log(progress_line(step + 1, spec.iterations, last_loss, lr, (step + 1) * images_per_step, started))
+            progress.update(step + 1, training_note(last_loss, lr, (step + 1) * images_per_step, started), force=True)
             running_loss.zero_()
+        else:
+            progress.update(step + 1)  # a line every few seconds when steps are slow (PGD training)
     model.eval()
     elapsed = time.perf_counter() - started
     return {
@@ -189,8 +193,9 @@ def _caffe_sgd_loop(
     }
 
 
-def progress_line(step: int, iterations: int, loss: float, lr: float, images: int, started: float) -> str:
-    return f"iteration {step}/{iterations} loss {loss:.4f} lr {lr:.5f} {images / (time.perf_counter() - started):,.0f} images/s"
+def training_note(loss: float, lr: float, images: int, started: float) -> str:
+    """What a training progress line adds at a log point: loss, learning rate, throughput."""
+    return f"loss {loss:.4f} lr {lr:.5f} {images / (time.perf_counter() - started):,.0f} images/s"
 
 
 def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
