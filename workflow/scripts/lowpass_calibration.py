@@ -8,7 +8,6 @@ with job_for(snakemake) as log:
         snakemake.input.data,
         snakemake.input.checkpoint,
         snakemake.params.lowpass,
-        snakemake.params.lowpass["calibration_sigmas"],
         test_images=snakemake.params.test_images,
         output_csv=snakemake.output.csv,
         log=log,
