@@ -74,7 +74,7 @@ rule error_curves_figure:
     benchmark:
         "results/benchmarks/figures/{figure}.tsv"
     wildcard_constraints:
-        figure="(?!fig1_noise_examples)[a-z0-9_]+",
+        figure="|".join(config["figures"]["curves"]),
     conda:
         "../envs/mnistrobust.yaml"
     threads: 1
@@ -82,5 +82,6 @@ rule error_curves_figure:
         mem_mb=1000,
     params:
         spec=figure_spec,
+        table2_rows=config["table2"]["rows"],
     script:
         "../scripts/error_curves_figure.py"

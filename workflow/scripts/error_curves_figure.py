@@ -9,4 +9,5 @@ with job_for(snakemake) as log:
         list(snakemake.input.curves),
         snakemake.params.spec["title"],
         snakemake.output[0],
+        snakemake.params.table2_rows,
     )

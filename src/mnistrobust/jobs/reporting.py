@@ -12,7 +12,7 @@ import pandas as pd
 from ..io.storage import save_figure, write_csv, write_text_atomic
 from ..progress import Log
 from ..reports.curves import read_curve, strength_at_dist
-from ..reports.plots import error_curves
+from ..reports.plots import error_curves, paper_points
 from ..reports.tables import table2, to_markdown
 
 
@@ -23,10 +23,20 @@ def write_table2(curve_paths: Mapping[str, str], dists: Sequence[float], csv_pat
     return table
 
 
-def error_curves_figure(curve_specs: Sequence[Mapping[str, str]], paths: Sequence[str], title: str, output: str) -> None:
-    """One configured figure: ``curve_specs`` are {label, noise} in the order of their CSV ``paths``."""
-    frames = [read_curve(path).assign(method=spec["label"], noise=spec["noise"]) for spec, path in zip(curve_specs, paths)]
-    save_figure(error_curves(pd.concat(frames, ignore_index=True), title), output)
+def error_curves_figure(
+    curve_specs: Sequence[Mapping[str, str]],
+    paths: Sequence[str],
+    title: str,
+    output: str,
+    table2_rows: Sequence[Mapping[str, str]] = (),
+) -> None:
+    """One configured figure: ``curve_specs`` are {label, method, noise} in the order of their CSV
+    ``paths``; a curve with a row in ``table2_rows`` (config table2.rows) gets the paper's points."""
+    frames = [
+        read_curve(path).assign(method=spec["label"], noise=spec["noise"]) for spec, path in zip(curve_specs, paths)
+    ]
+    figure = error_curves(pd.concat(frames, ignore_index=True), title, paper_points(curve_specs, table2_rows))
+    save_figure(figure, output)
 
 
 def figure1(

@@ -153,6 +153,6 @@ def write_strong_report(
     write_csv(table, csv_path, float_format="%.4g")
     write_text_atomic(markdown_path, to_markdown(table, title))
     tidy = pd.concat([frame.assign(method=label) for label, frame in results.items()], ignore_index=True)
-    save_figure(strong_attack_curves(tidy, title), figure_path)
+    save_figure(strong_attack_curves(tidy, title, checked.eps), figure_path)
     log("\n" + table.to_string(index=False))
     return table
