@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The human-study fixtures (human_inputs, paper_stimuli, tiny_stimuli), for every test module.
+pytest_plugins = ["human_support"]
+
 REPO = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = REPO / "tests" / "config" / "small.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -146,7 +149,7 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
     captured = io.StringIO()
     cwd = os.getcwd()  # the API changes into the workdir
     sigterm = signal.getsignal(signal.SIGTERM)  # its job scheduler installs its own, for good
-    error: Exception | None = None
+    error: BaseException | None = None
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         try:
             # As `-n` sets them: the log to stdout, and no log file under .snakemake/log.
@@ -161,13 +164,25 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
                 )
                 dag = workflow.dag(DAGSettings(targets=set(targets), forcetargets=force))
                 dag.execute_workflow(executor="dryrun")
-        except Exception as exc:  # any failure: the tests assert on what it says
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # any failure, SystemExit too: the tests assert on what it says
             error = exc
         finally:
             os.chdir(cwd)
             signal.signal(signal.SIGTERM, sigterm)
-    output = captured.getvalue() + (f"\n{type(error).__name__}: {error}" if error else "")
+    if isinstance(error, SystemExit) and error.code in (None, 0):
+        error = None  # a clean exit is no failure
+    output = captured.getvalue() + (f"\n{error_text(error)}" if error else "")
     return DryRun(ok=error is None, output=output)
+
+
+def error_text(error: BaseException) -> str:
+    """What the command line would print: a SystemExit's message as it is (the Snakefile's
+    readable stop, ``sys.exit("Error: ...")``), any other error with its type."""
+    if isinstance(error, SystemExit):
+        return str(error.code)
+    return f"{type(error).__name__}: {error}"
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 The sign map comes from an untrained LeNet: the stimulus code only needs *a* gradient
 sign of the right shape, and training one would cost seconds in every test session.
-Fixtures are imported by the test modules that use them.
+tests/conftest.py registers this module as a plugin, so its fixtures serve every test module.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnistrobust.artifacts import save_sign_map
-from mnistrobust.attacks import gradient_sign
+from mnistrobust.attacks.core import gradient_sign
 from mnistrobust.data import acquire_usps, load_split
 from mnistrobust.human.stimuli import build_stimulus_file
-from mnistrobust.models import build_model
+from mnistrobust.io.hdf5 import save_sign_map
+from mnistrobust.nets.models import build_model
 
 POOL_IMAGES = 600  # MNIST test images the sets are drawn from (a set needs 195 distinct ones)
 

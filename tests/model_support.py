@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import torch
 
-from mnistrobust.models import LeNet
+from mnistrobust.nets.models import LeNet
 
 
 def seeded_lenet(seed: int = 0, dropout: dict | None = None) -> LeNet:
     """An untrained LeNet with the Caffe Xavier initialisation of ``seed``, in eval mode
-    (``training.train`` switches to train mode itself)."""
+    (``training.solver.train`` switches to train mode itself)."""
     model = LeNet(dropout)
     model.reset_parameters(seed)
     return model.eval()

@@ -1,4 +1,6 @@
-"""Tests for mnistrobust.attacks: gradient sign (Eq. 1), Gaussian noise, Eq. 2 and Eq. 3."""
+"""Tests for mnistrobust.attacks.core, the one core every attack stands on: the input
+gradient (with EOT), its sign (Eq. 1's direction), projection and clipping, Eq. 2,
+predictions and margins, and the registry of strong attacks."""
 
 from __future__ import annotations
 
@@ -7,17 +9,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnistrobust.attacks import (
-    add_gaussian_noise,
-    apply_sign,
+from mnistrobust.attacks import FGSM, PGD, STRONG_ATTACKS, Square
+from mnistrobust.attacks.core import (
+    absolute_change,
     clip_unit,
     distortion,
-    eq3_examples,
-    fgsm,
+    fixed_examples_outcome,
     gradient_sign,
     input_gradient,
+    is_randomized,
+    margin,
+    predictions,
+    project,
+    random_start,
+    total_absolute_change,
 )
-from mnistrobust.models import LeNet
+from mnistrobust.config import StrongAttackSettings
+from mnistrobust.nets.defenses import LowPassFilter
+from mnistrobust.nets.models import LeNet, Stacked
 
 from model_support import random_set, seeded_lenet
 
@@ -41,6 +50,9 @@ def _reference_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch
     return grad
 
 
+# ------------------------------------------------------------------ the input gradient and its sign
+
+
 @pytest.mark.parametrize("batch_size", [3, 8, 1000])
 def test_gradient_sign_matches_independent_autograd(batch_size):
     model = seeded_lenet(0)
@@ -57,14 +69,26 @@ def test_gradient_sign_matches_independent_autograd(batch_size):
     assert (sign > 0).any() and (sign < 0).any()
 
 
-def test_gradient_sign_on_linear_model_matches_analytic_gradient():
+def test_input_gradient_on_linear_model_matches_analytic_gradient():
     model = _linear_model(3, torch.float64)
     x, y = random_set(4, seed=3, dtype=torch.float64)
     weight = model[1].weight.detach()
     probs = torch.softmax(x.flatten(1) @ weight.T + model[1].bias.detach(), dim=1)
     analytic = ((probs - F.one_hot(y, 10).double()) @ weight).reshape(x.shape)
-    torch.testing.assert_close(input_gradient(model, x, y), analytic, atol=1e-12, rtol=1e-10)
+    grad, log_probs = input_gradient(model, x, y)
+    torch.testing.assert_close(grad, analytic, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(log_probs, probs.log(), atol=1e-12, rtol=1e-10)  # the forward pass comes with it
+    assert not log_probs.requires_grad
     assert torch.equal(gradient_sign(model, x, y), analytic.sign().to(torch.int8))
+
+
+def test_input_gradient_in_channels_last_is_the_same_gradient():
+    model = seeded_lenet(2)
+    x, y = random_set(6, seed=2)
+    plain, plain_log_probs = input_gradient(model, x, y)
+    fast, fast_log_probs = input_gradient(model, x, y, channels_last=True)
+    torch.testing.assert_close(fast, plain, atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(fast_log_probs, plain_log_probs, atol=1e-5, rtol=1e-5)
 
 
 def test_gradient_sign_restores_training_mode_and_uses_eval_mode():
@@ -90,72 +114,24 @@ def test_input_gradient_does_not_touch_inputs_or_parameters():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_apply_sign_unclipped_moves_each_nonzero_sign_pixel_by_exactly_eps():
-    x, _ = random_set(6, low=0.3, high=0.7)
-    sign = torch.randint(-1, 2, x.shape, generator=_gen(1), dtype=torch.int8)
-    assert (sign == 0).any() and (sign != 0).any()
-    eps = 0.1
-    out = apply_sign(x, sign, eps)
-    change = out - x
-    torch.testing.assert_close(change, eps * sign.float(), atol=1e-6, rtol=0)
-    assert torch.equal(out[sign == 0], x[sign == 0])
-    fraction = (sign != 0).float().mean().item()
-    assert distortion(out, x) == pytest.approx(eps * fraction, abs=1e-6)
-    assert torch.equal(x, random_set(6, low=0.3, high=0.7)[0])  # input not modified in place
+def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
+    model, (x, y) = _linear_model(), random_set(4)
+    single, single_log_probs = input_gradient(model, x, y, 1)
+    tripled, tripled_log_probs = input_gradient(model, x, y, 3)
+    torch.testing.assert_close(tripled, 3 * single)
+    torch.testing.assert_close(tripled_log_probs, single_log_probs)  # those of the first copy: one per image
+    assert tripled_log_probs.shape == (4, 10)
+    noisy = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.3, seed=0), LeNet()).eval()
+    noisy.classifier.reset_parameters(0)
+    assert is_randomized(noisy) and not is_randomized(model)
+    assert not is_randomized(Stacked(LowPassFilter(3, 1.3, noise_sigma=0.0), LeNet()))
+    one, _ = input_gradient(noisy, x, y, 1)
+    two, _ = input_gradient(noisy, x, y, 2)
+    # Two fresh draws: the summed gradient is not twice a single draw's.
+    assert not torch.allclose(two, 2 * one, atol=1e-6)
 
 
-def test_apply_sign_all_nonzero_gives_distortion_eps():
-    x, _ = random_set(4, low=0.3, high=0.7)
-    sign = torch.where(torch.rand(x.shape, generator=_gen(2)) < 0.5, -1, 1).to(torch.int8)
-    assert distortion(apply_sign(x, sign, 0.1), x) == pytest.approx(0.1, abs=1e-6)
-
-
-def test_apply_sign_with_clipping_stays_in_unit_range():
-    x, _ = random_set(6)
-    sign = torch.randint(-1, 2, x.shape, generator=_gen(4), dtype=torch.int8)
-    eps = 0.3
-    out = apply_sign(x, sign, eps)
-    assert out.min().item() >= 0.0 and out.max().item() <= 1.0
-    assert (out == 0).any() and (out == 1).any()  # clipping did happen
-    dist = distortion(out, x)
-    fraction = (sign != 0).float().mean().item()
-    assert dist < eps * fraction - 1e-3  # clipping strictly reduces it here
-    assert (out - x).abs().max().item() <= eps + 1e-6
-    torch.testing.assert_close(out, (x + eps * sign.float()).clamp(0, 1))
-
-
-def test_fgsm_is_apply_sign_of_gradient_sign():
-    model = seeded_lenet(1)
-    x, y = random_set(5, seed=1)
-    sign = gradient_sign(model, x, y)
-    assert torch.equal(fgsm(model, x, y, 0.1), apply_sign(x, sign, 0.1))
-
-
-def test_fgsm_raises_the_loss():
-    model = _linear_model(0)
-    x, y = random_set(16, low=0.2, high=0.8)
-    clean = F.nll_loss(model(x), y).item()
-    adversarial = F.nll_loss(model(fgsm(model, x, y, 0.05)), y).item()
-    assert adversarial > clean + 0.1
-
-
-def test_gaussian_noise_is_reproducible_and_clipped():
-    x, _ = random_set(4)
-    a = add_gaussian_noise(x, 0.3, _gen(5))
-    b = add_gaussian_noise(x, 0.3, _gen(5))
-    c = add_gaussian_noise(x, 0.3, _gen(6))
-    assert torch.equal(a, b)
-    assert not torch.equal(a, c)
-    assert a.min().item() >= 0.0 and a.max().item() <= 1.0
-    assert (a == 0).any() and (a == 1).any()
-    assert a.shape == x.shape and a.dtype == x.dtype
-
-
-def test_gaussian_noise_has_requested_sigma_when_unclipped():
-    x = torch.full((16, 1, 28, 28), 0.5)
-    noisy = add_gaussian_noise(x, 0.02, _gen(0))
-    assert (noisy - x).std().item() == pytest.approx(0.02, rel=0.03)
-    assert torch.equal(add_gaussian_noise(x, 0.0, _gen(0)), x)
+# ------------------------------------------------------------------ the unit box, the eps ball, Eq. 2
 
 
 def test_clip_unit():
@@ -163,33 +139,89 @@ def test_clip_unit():
     assert torch.equal(clip_unit(t), torch.tensor([0.0, 0.0, 0.25, 1.0, 1.0]))
 
 
+def test_project_onto_the_ball_then_into_the_unit_box():
+    clean = torch.tensor([[0.5, 0.95, 0.05, 0.5]])
+    moved = torch.tensor([[0.9, 1.3, -0.3, 0.45]])
+    torch.testing.assert_close(project(moved, clean, 0.1), torch.tensor([[0.6, 1.0, 0.0, 0.45]]))
+    # Per-row radii.
+    clean2, moved2 = clean.repeat(2, 1), moved.repeat(2, 1)
+    radii = torch.tensor([[0.1], [0.3]])
+    torch.testing.assert_close(project(moved2, clean2, radii), torch.tensor([[0.6, 1.0, 0.0, 0.45], [0.8, 1.0, 0.0, 0.45]]))
+
+
+def test_random_start_is_seeded_inside_the_ball_and_the_box():
+    clean, _ = random_set(8)
+    first = random_start(clean, 0.1, _gen(3))
+    assert torch.equal(first, random_start(clean, 0.1, _gen(3)))
+    assert not torch.equal(first, random_start(clean, 0.1, _gen(4)))
+    assert (first - clean).abs().max() <= 0.1 + 1e-6 and first.min() >= 0 and first.max() <= 1
+    assert (first - clean).abs().mean() > 0.02  # it spreads over the ball, not a point
+
+
 def test_distortion_is_mean_absolute_change():
-    a = torch.tensor([[0.0, 0.5], [1.0, 0.2]])
-    b = torch.tensor([[0.1, 0.5], [0.7, 0.6]])
-    assert distortion(a, b) == pytest.approx((0.1 + 0.0 + 0.3 + 0.4) / 4)
+    a = torch.tensor([[[0.0, 0.5]], [[1.0, 0.2]]])
+    b = torch.tensor([[[0.1, 0.5]], [[0.7, 0.6]]])
+    torch.testing.assert_close(absolute_change(a, b), torch.tensor([0.1, 0.7], dtype=torch.float64))
+    assert absolute_change(a, b).dtype == torch.float64
+    total = total_absolute_change(a, b)
+    assert total == pytest.approx(0.1 + 0.0 + 0.3 + 0.4)
+    assert distortion(total, images=2, pixels_per_image=2) == pytest.approx((0.1 + 0.0 + 0.3 + 0.4) / 4)
 
 
-@pytest.mark.parametrize("eps, c", [(0.1, 0.5), (0.05, 2.0), (0.2, 0.0)])
-def test_eq3_matches_hand_computation_on_linear_model(eps, c):
-    model = _linear_model(7, torch.float64)
-    x, y = random_set(6, seed=7, dtype=torch.float64)
-    weight = model[1].weight.detach()
-    bias = model[1].bias.detach()
-    onehot = F.one_hot(y, 10).double()
+# ------------------------------------------------------------------ predictions, margins, scoring fixed examples
 
-    def hand_grad(images):  # d/dX sum NLL(log_softmax(W X + b)) = W^T (softmax - onehot)
-        probs = torch.softmax(images.flatten(1) @ weight.T + bias, dim=1)
-        return ((probs - onehot) @ weight).reshape(images.shape)
 
-    shifted = x + eps * hand_grad(x).sign()  # X + R, not clipped before the second gradient
-    expected = (shifted + c * hand_grad(shifted)).clamp(0.0, 1.0)
-    out = eq3_examples(model, x, y, eps, c)
-    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
-    assert out.min().item() >= 0.0 and out.max().item() <= 1.0
-    # The test exercises both clipped and unclipped pixels.
-    assert ((out == 0) | (out == 1)).any() and ((out > 0) & (out < 1)).any()
-    if c == 0:
-        torch.testing.assert_close(out, apply_sign(x, gradient_sign(model, x, y), eps), atol=1e-12, rtol=0)
-    else:
-        # The gradient step really contributes.
-        assert not torch.allclose(out, (x + eps * hand_grad(x).sign()).clamp(0, 1))
+def test_predictions_are_the_argmax_in_batches():
+    model = seeded_lenet(1)
+    x, _ = random_set(10, seed=1)
+    with torch.no_grad():
+        expected = model(x).argmax(1)
+    assert torch.equal(predictions(model, x, batch_size=3), expected)
+
+
+def test_margin_is_negative_exactly_when_misclassified():
+    log_probs = torch.log_softmax(torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, 0.0]]), 1)
+    labels = torch.tensor([0, 0, 1])
+    torch.testing.assert_close(margin(log_probs, labels), torch.tensor([1.0, -3.0, 0.0]))
+
+
+def test_fixed_examples_outcome_scores_each_eps_row():
+    model = _linear_model(4)
+    x, _ = random_set(6, seed=4)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    eps = [0.05, 0.5]
+    examples = torch.stack([clip_unit(x + e * torch.randn(x.shape, generator=_gen(k))) for k, e in enumerate(eps)])
+    outcome = fixed_examples_outcome(model, x, y, examples, eps, batch_size=4)
+    assert outcome.eps == eps and outcome.fooled.shape == (2, 6) and outcome.abs_change.shape == (2, 6)
+    for k in range(2):
+        with torch.no_grad():
+            assert torch.equal(outcome.fooled[k], model(examples[k]).argmax(1) != y)
+        torch.testing.assert_close(outcome.abs_change[k], absolute_change(examples[k], x))
+    assert outcome.error() == pytest.approx(outcome.fooled.double().mean(1).tolist())
+    assert outcome.dist(784) == pytest.approx((outcome.abs_change.mean(1) / 784).tolist())
+
+
+def test_the_registry_builds_every_strong_attack_from_the_settings():
+    section = {
+        "test_images": 24,
+        "eps": [0.1, 0.2],
+        "sanity_eps": 1.0,
+        "sanity_min_error": 0.95,
+        "attacks": ["fgsm", "pgd", "eot_pgd", "square", "transfer"],
+        "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
+        "square": {"queries": 30, "p_init": 0.3},
+        "eot_samples": 3,
+        "transfer_sources": ["lenet"],
+        "flag_tolerance_pct": 1.0,
+        "seed": 7,
+        "batch_size": 10,
+    }
+    settings = StrongAttackSettings.from_config(section)
+    built = {name: build(settings, print) for name, build in STRONG_ATTACKS.items()}
+    assert set(built) == {"fgsm", "pgd", "eot_pgd", "square"}  # transfer is built per source
+    assert isinstance(built["fgsm"], FGSM) and built["fgsm"].batch_size == 10
+    pgd, eot = built["pgd"], built["eot_pgd"]
+    assert isinstance(pgd, PGD) and (pgd.settings, pgd.seed, pgd.batch_size, pgd.eot_samples) == (settings.pgd, 7, 10, 1)
+    assert isinstance(eot, PGD) and eot.eot_samples == 3
+    assert isinstance(built["square"], Square) and (built["square"].settings, built["square"].seed) == (settings.square, 7)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from mnistrobust.attacks import FGSM, PGD
+from mnistrobust.config import PGDSettings
 from mnistrobust.data import load_split
-from mnistrobust.iterative_attacks import PGDSettings, fgsm_outcome, pgd_outcome
-from mnistrobust.models import LeNet
-from mnistrobust.training import SolverSpec, train
+from mnistrobust.nets.models import LeNet
+from mnistrobust.training.solver import SolverSpec, train
 
 EPS = [0.05, 0.15]
 IMAGES = 100
@@ -49,10 +50,10 @@ def test_fgsm_and_pgd_errors_agree_with_the_adversarial_robustness_toolbox(train
     clean_error = (classifier.predict(x.numpy()).argmax(1) != y.numpy()).mean()
     assert clean_error < 0.3  # a model that learned something, so the attacks have work to do
 
-    ours_fgsm = fgsm_outcome(model, x, y, EPS).fooled.numpy()
+    ours_fgsm = FGSM().outcome(model, model, x, y, EPS).fooled.numpy()
     # PGD without random start and with one restart is deterministic in both implementations.
     settings = PGDSettings(steps=10, restarts=1, random_start=False)
-    ours_pgd = pgd_outcome(model, x, y, EPS, settings).fooled.numpy()
+    ours_pgd = PGD(settings).white_box_outcome(model, x, y, EPS).fooled.numpy()
     for k, eps in enumerate(EPS):
         art_fgsm = _art_fooled(classifier, FastGradientMethod(classifier, norm=np.inf, eps=eps, batch_size=IMAGES), x, y)
         pgd = ProjectedGradientDescent(

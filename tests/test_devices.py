@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnistrobust.defenses import LowPassFilter
 from mnistrobust.errors import ConfigError
-from mnistrobust.evaluation import clean_error, noise_strengths, sweep
-from mnistrobust.models import LeNet, LeNetGroup
-from mnistrobust.runtime import resolve_device
-from mnistrobust.training import SolverSpec, train_group
+from mnistrobust.evaluation.sweeps import clean_error, noise_strengths, sweep
+from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
+from mnistrobust.nets.defenses import LowPassFilter
+from mnistrobust.nets.models import LeNet, LeNetGroup
+from mnistrobust.training.solver import SolverSpec, train_group
 
 from model_support import seeded_lenet
 
@@ -37,6 +37,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(monkeypatch):
 def test_unknown_device_name_is_rejected():
     with pytest.raises(ConfigError, match="unknown device 'gpu'"):
         resolve_device("gpu")
+    assert DEVICE_CHOICES == ("auto", "cpu", "cuda")
 
 
 @needs_cuda

@@ -1,5 +1,6 @@
-"""Tests for mnistrobust.evaluation (noise strengths, sweeps) and mnistrobust.curves (reading
-curves, interpolating them)."""
+"""Tests for mnistrobust.evaluation.sweeps: noise strengths, the error-versus-distortion
+sweeps, clean errors and the low-pass filters' clean errors. (Reading curves:
+test_reports_curves.py; the sweep job: test_jobs_evaluation.py.)"""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from mnistrobust.attacks import gradient_sign
-from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.curves import CURVE_COLUMNS, error_at_dist, read_curve, strength_at_dist
-from mnistrobust.evaluation import clean_error, noise_strengths, sweep
-from mnistrobust.naming import check_noise
+from mnistrobust.attacks.core import gradient_sign
+from mnistrobust.errors import ConfigError
+from mnistrobust.evaluation.sweeps import clean_error, lowpass_clean_errors, noise_strengths, sweep
+from mnistrobust.nets.defenses import LowPassFilter
+from mnistrobust.nets.models import Stacked
+from mnistrobust.reports.curves import CURVE_COLUMNS
 
 from model_support import random_set, seeded_lenet
 
@@ -23,14 +25,7 @@ def _quiet(_message: str) -> None:
     pass
 
 
-def _curve(dist, error, strength=None) -> pd.DataFrame:
-    strength = dist if strength is None else strength
-    return pd.DataFrame(
-        {"level": np.arange(len(dist)), "strength": strength, "dist": dist, "error": error}, columns=CURVE_COLUMNS
-    )
-
-
-# ------------------------------------------------------------------ strengths, noise names
+# ------------------------------------------------------------------ strengths
 
 
 def test_noise_strengths_endpoints_and_count():
@@ -46,72 +41,6 @@ def test_noise_strengths_endpoints_and_count():
 def test_noise_strengths_bad_arguments_raise(max_strength, levels):
     with pytest.raises(ConfigError):
         noise_strengths(max_strength, levels)
-
-
-def test_check_noise():
-    assert check_noise("gaussian") == "gaussian"
-    assert check_noise("fgsm") == "fgsm"
-    with pytest.raises(ConfigError, match="salt"):
-        check_noise("salt")
-
-
-# ------------------------------------------------------------------ reading a curve
-
-
-def test_error_at_dist_interpolates_linearly():
-    curve = _curve([0.0, 0.1, 0.3], [0.0, 0.5, 1.0])
-    values = error_at_dist(curve, [0.0, 0.05, 0.1, 0.2, 0.3])
-    assert values == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
-
-
-def test_error_at_dist_sorts_by_dist():
-    curve = _curve([0.3, 0.0, 0.1], [1.0, 0.0, 0.5])
-    assert error_at_dist(curve, [0.2]) == pytest.approx([0.75])
-
-
-def test_error_at_dist_nan_beyond_measured_range():
-    curve = _curve([0.0, 0.1, 0.3], [0.0, 0.5, 1.0])
-    below, inside, above = error_at_dist(curve, [-0.01, 0.25, 0.31])
-    assert math.isnan(below)
-    assert inside == pytest.approx(0.875)
-    assert math.isnan(above)
-
-
-def test_strength_at_dist():
-    curve = _curve([0.0, 0.05, 0.15], [0.0, 0.1, 0.2], strength=[0.0, 0.1, 0.2])
-    assert strength_at_dist(curve, 0.1) == pytest.approx(0.15)
-    assert strength_at_dist(curve, 0.05) == pytest.approx(0.1)
-    assert strength_at_dist(curve, 0.0) == 0.0
-    with pytest.raises(ConfigError, match="beyond"):
-        strength_at_dist(curve, 0.2)
-
-
-def test_read_curve_round_trip(tmp_path):
-    path = tmp_path / "curve.csv"
-    curve = _curve([0.0, 0.1], [0.01, 0.5])
-    curve.to_csv(path, index=False)
-    pd.testing.assert_frame_equal(read_curve(str(path)), curve, check_dtype=False)
-
-
-def test_read_curve_missing_column_names_file(tmp_path):
-    path = tmp_path / "bad_curve.csv"
-    _curve([0.0, 0.1], [0.01, 0.5]).drop(columns="error").to_csv(path, index=False)
-    with pytest.raises(DataError) as info:
-        read_curve(str(path))
-    assert str(path) in str(info.value)
-    assert "error" in str(info.value)
-
-
-def test_read_curve_missing_or_empty_file_raises_data_error(tmp_path):
-    missing = tmp_path / "nope.csv"
-    with pytest.raises(DataError) as info:
-        read_curve(str(missing))
-    assert str(missing) in str(info.value)
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    with pytest.raises(DataError) as info:
-        read_curve(str(empty))
-    assert str(empty) in str(info.value)
 
 
 # ------------------------------------------------------------------ sweeps
@@ -209,3 +138,41 @@ def test_sweep_unknown_noise_raises():
     images, labels = random_set(8)
     with pytest.raises(ConfigError, match="unknown noise"):
         sweep(seeded_lenet(0), images, labels, "blur", [0.0, 0.1], log=_quiet)
+
+
+def test_sweep_of_a_random_defense_repeats_exactly():
+    """The low-pass filter's injected noise comes from its own seeded generator: a freshly
+    built method gives the same curve bit for bit."""
+
+    def method():
+        classifier = seeded_lenet(1)
+        return Stacked(LowPassFilter(3, 7.0, noise_sigma=0.1, seed=0), classifier)
+
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 10
+    curves = [sweep(method(), images, labels, "gaussian", [0.0, 0.3], batch_size=16, log=_quiet) for _ in range(2)]
+    assert curves[0].equals(curves[1])
+    assert not math.isnan(curves[0]["error"].sum())
+
+
+def test_clean_error_counts_misclassified_images_in_batches():
+    images, labels = random_set(30, seed=8)
+    model = seeded_lenet(8)
+    with torch.no_grad():
+        wrong = (model(images).argmax(1) != labels).sum().item()
+    assert clean_error(model, images, labels, batch_size=7) == pytest.approx(wrong / 30)
+
+
+def test_lowpass_clean_errors_cover_every_filter_and_sigma():
+    images, labels = random_set(20, seed=9)
+    classifier = seeded_lenet(9)
+    lowpass = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+    lines: list[str] = []
+    table = lowpass_clean_errors(classifier, images, labels, lowpass, [0.0, 0.1], log=lines.append)
+    assert list(table.columns) == ["filter", "size", "variance", "noise_sigma", "clean_error_pct", "configured"]
+    assert list(zip(table["filter"], table["noise_sigma"])) == [("lowpass3", 0.0), ("lowpass3", 0.1), ("lowpass5", 0.0), ("lowpass5", 0.1)]
+    assert table["configured"].tolist() == [False, True, False, True]
+    assert len(lines) == 4
+    # Without noise the filter is deterministic: the error is that of the classifier behind it.
+    expected = clean_error(Stacked(LowPassFilter(5, 1.3), seeded_lenet(9)), images, labels)
+    assert table.loc[(table["filter"] == "lowpass5") & (table["noise_sigma"] == 0.0), "clean_error_pct"].item() == pytest.approx(100 * expected)

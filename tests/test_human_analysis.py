@@ -7,16 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from human_support import TINY_DESIGN, build, human_inputs  # noqa: F401
+from human_support import TINY_DESIGN, build
 
-from mnistrobust.checkpoints import save_checkpoint
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.human.analysis import accuracy_per_unit, analyse, lenet_answers
 from mnistrobust.human.responses import ResponseStore
 from mnistrobust.human.simulated import simulate_subjects
 from mnistrobust.human.stimuli import images_as_tensor, load_stimuli
 from mnistrobust.human.tidy import TIDY_COLUMNS, export_responses
-from mnistrobust.models import build_model
+from mnistrobust.io.checkpoints import save_checkpoint
+from mnistrobust.nets.models import build_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LENETS = ["lenet", "lenet_seed2"]

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from human_support import LiveServer, human_inputs, tiny_stimuli  # noqa: F401
+from human_support import LiveServer
 
 from mnistrobust.human.stimuli import load_stimuli
 

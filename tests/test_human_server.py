@@ -10,7 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from human_support import LiveServer, human_inputs, tiny_stimuli  # noqa: F401
+from human_support import LiveServer
 
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.human.responses import ResponseStore

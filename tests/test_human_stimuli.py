@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from human_support import PAPER_DESIGN, POOL_IMAGES, build, human_inputs, paper_stimuli  # noqa: F401
+from human_support import PAPER_DESIGN, POOL_IMAGES, build
 
 from mnistrobust.data import load_split, load_usps
 from mnistrobust.errors import ConfigError, DataError

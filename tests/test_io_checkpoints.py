@@ -1,4 +1,5 @@
-"""Tests for mnistrobust.checkpoints and the atomic writer in mnistrobust.storage."""
+"""Tests for mnistrobust.io.checkpoints: saving and loading networks with their metadata,
+and loading a configured method from its checkpoints (load_method)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import os
 import pytest
 import torch
 
-from mnistrobust.checkpoints import FORMAT, load_model, read_checkpoint, save_checkpoint
 from mnistrobust.errors import CheckpointError
-from mnistrobust.models import LeNet
-from mnistrobust.storage import TMP_MARK, atomic_path, write_text_atomic
+from mnistrobust.io.checkpoints import FORMAT, load_method, load_model, read_checkpoint, save_checkpoint
+from mnistrobust.nets.defenses import DenoisingAutoencoder, LowPassFilter
+from mnistrobust.nets.models import Committee, LeNet, Stacked
 
 META = {"name": "lenet-test", "arch": "lenet", "dropout": {"input": 0.2, "full": 0.5}, "seed": 3, "metrics": {"clean_test_error": 0.01}}
 
@@ -162,61 +163,6 @@ def test_state_dict_of_other_network_raises(tmp_path):
     _raises_with_path(path)
 
 
-# ------------------------------------------------------------------ atomic writes
-
-
-def test_atomic_path_writes_target_and_no_temporaries(tmp_path):
-    target = tmp_path / "out" / "result.txt"
-    with atomic_path(target) as tmp:
-        assert tmp.parent == target.parent
-        assert TMP_MARK in tmp.name
-        assert tmp.suffix == ".txt"
-        assert not target.exists()
-        tmp.write_text("hello")
-    assert target.read_text() == "hello"
-    assert os.listdir(target.parent) == ["result.txt"]
-
-
-def test_atomic_path_leaves_nothing_when_body_raises(tmp_path):
-    target = tmp_path / "result.txt"
-    with pytest.raises(ValueError, match="boom"):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise ValueError("boom")
-    assert not target.exists()
-    assert os.listdir(tmp_path) == []
-
-
-def test_atomic_path_keeps_old_target_when_body_raises(tmp_path):
-    target = tmp_path / "result.txt"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("new")
-            raise RuntimeError("interrupted")
-    assert target.read_text() == "old"
-    assert os.listdir(tmp_path) == ["result.txt"]
-
-
-def test_atomic_path_raises_if_nothing_written(tmp_path):
-    target = tmp_path / "result.txt"
-    with pytest.raises(FileNotFoundError):
-        with atomic_path(target):
-            pass
-    assert os.listdir(tmp_path) == []
-
-
-def test_atomic_path_removes_stale_temporaries(tmp_path):
-    target = tmp_path / "result.txt"
-    stale = tmp_path / f".result.txt{TMP_MARK}99999.txt"
-    stale.write_text("left by a killed job")
-    unrelated = tmp_path / "other.txt"
-    unrelated.write_text("keep")
-    write_text_atomic(target, "fresh")
-    assert target.read_text() == "fresh"
-    assert sorted(os.listdir(tmp_path)) == ["other.txt", "result.txt"]
-
-
 def test_failed_checkpoint_save_leaves_no_file(tmp_path, monkeypatch):
     path = tmp_path / "model.pt"
 
@@ -229,3 +175,77 @@ def test_failed_checkpoint_save_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, _model(), META)
     assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ load_method: a method from its checkpoints
+
+LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+
+
+def _save_lenet(path, name, seed):
+    model = LeNet()
+    model.reset_parameters(seed)
+    save_checkpoint(path, model, {"name": name, "arch": "lenet", "dropout": {}, "seed": seed})
+    return model.eval()
+
+
+@pytest.fixture
+def checkpoints(tmp_path):
+    models = {name: _save_lenet(tmp_path / f"{name}.pt", name, seed) for name, seed in (("a", 1), ("b", 2))}
+    dae = DenoisingAutoencoder({"input": 0.2})
+    dae.reset_parameters(3)
+    save_checkpoint(tmp_path / "dae.pt", dae, {"name": "dae", "arch": "dae", "dropout": {"input": 0.2}, "seed": 3})
+    return tmp_path, models
+
+
+def test_load_method_of_one_member_is_the_model_itself(checkpoints):
+    folder, models = checkpoints
+    method = load_method("m", {"preprocess": "none", "members": ["a"]}, [folder / "a.pt"], LOWPASS)
+    x = torch.rand(5, 1, 28, 28)
+    assert isinstance(method, LeNet) and not method.training
+    torch.testing.assert_close(method(x), models["a"](x))
+
+
+def test_load_method_of_a_committee_averages_the_members_softmax(checkpoints):
+    folder, models = checkpoints
+    method = load_method("c", {"preprocess": "none", "members": ["a", "b"]}, [folder / "a.pt", folder / "b.pt"], LOWPASS)
+    assert isinstance(method, Committee)
+    x = torch.rand(5, 1, 28, 28)
+    mean = (models["a"](x).exp() + models["b"](x).exp()) / 2
+    torch.testing.assert_close(method(x), mean.log())
+
+
+def test_load_method_stacks_the_filter_unless_oblivious(checkpoints):
+    folder, _ = checkpoints
+    spec = {"preprocess": "lowpass5", "members": ["a"]}
+    stacked = load_method("f", spec, [folder / "a.pt"], LOWPASS)
+    assert isinstance(stacked, Stacked) and isinstance(stacked.preprocess, LowPassFilter)
+    assert (stacked.preprocess.size, stacked.preprocess.variance, stacked.preprocess.noise_sigma) == (5, 1.3, 0.1)
+    assert isinstance(load_method("f", spec, [folder / "a.pt"], LOWPASS, threat="oblivious"), LeNet)
+
+
+def test_load_method_reads_the_dae_checkpoint(checkpoints):
+    folder, _ = checkpoints
+    method = load_method("d", {"preprocess": "dae", "members": ["a"]}, [folder / "a.pt"], LOWPASS, dae_checkpoint=folder / "dae.pt")
+    assert isinstance(method.preprocess, DenoisingAutoencoder) and not method.preprocess.training
+    dae, _ = load_model(folder / "dae.pt")
+    for key, tensor in dae.state_dict().items():
+        assert torch.equal(method.preprocess.state_dict()[key], tensor), key
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    method(x).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_load_method_errors_name_the_checkpoint(checkpoints):
+    folder, _ = checkpoints
+    with pytest.raises(CheckpointError, match="not the DAE") as error:
+        load_method("d", {"preprocess": "dae", "members": ["a"]}, [folder / "a.pt"], LOWPASS, dae_checkpoint=folder / "a.pt")
+    assert str(folder / "a.pt") in str(error.value)
+    with pytest.raises(CheckpointError, match="not a classifier") as error:
+        load_method("d", {"preprocess": "none", "members": ["dae"]}, [folder / "dae.pt"], LOWPASS)
+    assert str(folder / "dae.pt") in str(error.value)
+    with pytest.raises(CheckpointError, match="holds model 'b', expected member 'a'") as error:
+        load_method("m", {"preprocess": "none", "members": ["a"]}, [folder / "b.pt"], LOWPASS)
+    assert str(folder / "b.pt") in str(error.value)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_method("m", {"preprocess": "none", "members": ["a"]}, [folder / "absent.pt"], LOWPASS)

@@ -1,10 +1,22 @@
-"""Tests for mnistrobust.runtime: a job's thread count and log, with and without torch."""
+"""Tests for mnistrobust.jobs.runtime: a job's thread count and log (each line named after the
+job), with and without torch, and which jobs never import torch. (The device setting:
+test_devices.py.)"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mnistrobust.errors import ConfigError
+from mnistrobust.jobs.runtime import job, job_for, job_name
+
+REPO_SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def _run(code: str) -> str:
@@ -19,8 +31,25 @@ def test_table_and_curve_figure_jobs_never_import_torch():
     loaded = _run(
         """
         import sys
-        import mnistrobust.curves, mnistrobust.plots, mnistrobust.runtime, mnistrobust.tables
+        import mnistrobust.jobs.reporting, mnistrobust.jobs.runtime
+        import mnistrobust.reports.curves, mnistrobust.reports.plots, mnistrobust.reports.tables
+        import mnistrobust.reports.strong, mnistrobust.reports.figures, mnistrobust.progress
         print(sorted(name for name in ("torch", "torchvision") if name in sys.modules))
+        """
+    )
+    assert loaded.strip() == "[]"
+
+
+def test_the_config_checks_import_from_src_with_the_standard_library_alone():
+    # The Snakefile imports mnistrobust.config straight from src/ to check a config before any
+    # job starts (also where the package is not installed): no numpy, pandas, torch or h5py.
+    loaded = _run(
+        f"""
+        import sys
+        sys.path.insert(0, {REPO_SRC!r})
+        import mnistrobust.config, mnistrobust.errors
+        assert mnistrobust.config.__file__.startswith({REPO_SRC!r})
+        print(sorted(name for name in ("torch", "numpy", "pandas", "h5py") if name in sys.modules))
         """
     )
     assert loaded.strip() == "[]"
@@ -31,7 +60,7 @@ def test_a_job_that_loads_torch_late_still_gets_its_thread_count(tmp_path):
     # reported 2 for OMP_NUM_THREADS=3), so 1 is what tells the setting took effect.
     out = _run(
         f"""
-        from mnistrobust.runtime import job
+        from mnistrobust.jobs.runtime import job
         with job({str(tmp_path / "job.log")!r}, 1) as log:
             import torch
             print(torch.get_num_threads())
@@ -45,7 +74,7 @@ def test_a_job_with_torch_loaded_sets_its_threads_and_logs_the_version(tmp_path)
     out = _run(
         f"""
         import torch
-        from mnistrobust.runtime import job
+        from mnistrobust.jobs.runtime import job
         with job({str(tmp_path / "job.log")!r}, 1) as log:
             print(torch.get_num_threads())
         """
@@ -53,3 +82,52 @@ def test_a_job_with_torch_loaded_sets_its_threads_and_logs_the_version(tmp_path)
     assert out.strip() == "1"
     log = (tmp_path / "job.log").read_text()
     assert "torch 2." in log and "1 thread(s)" in log and "done" in log
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """job() sets OMP_NUM_THREADS for the rest of its process: restored after the test."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
+def test_job_name_is_the_rule_and_its_wildcard_values():
+    assert job_name("sweep", ["lenet", "fgsm"]) == "sweep[lenet/fgsm]"
+    assert job_name("adversarial_stage", ["3"]) == "adversarial_stage[3]"
+    assert job_name("table2", []) == "table2" and job_name("table2") == "table2"
+
+
+def test_every_log_line_names_the_job_and_goes_to_stderr_too(in_process, tmp_path, capsys):
+    log_path = tmp_path / "logs" / "sweep" / "lenet" / "fgsm.log"
+    with job(log_path, 1, name="sweep[lenet/fgsm]") as log:
+        log("working")
+    lines = log_path.read_text().splitlines()
+    assert len(lines) == 3 and lines[1].endswith("] working") and lines[2].endswith("] done")
+    assert all(re.match(r"^sweep\[lenet/fgsm\] \[ *\d+\.\ds\] ", line) for line in lines), lines
+    assert capsys.readouterr().err.splitlines() == lines
+
+
+def test_a_job_without_a_name_prefixes_only_the_time(in_process, tmp_path):
+    log_path = tmp_path / "job.log"
+    with job(log_path, 1) as log:
+        log("working")
+    assert all(re.match(r"^\[ *\d+\.\ds\] ", line) for line in log_path.read_text().splitlines())
+
+
+def test_an_error_of_the_pipeline_is_logged_as_one_line_and_propagates(in_process, tmp_path):
+    log_path = tmp_path / "job.log"
+    with pytest.raises(ConfigError, match="bad setting"):
+        with job(log_path, 1, name="train_model[lenet]"):
+            raise ConfigError("bad setting")
+    lines = log_path.read_text().splitlines()
+    assert lines[-1].startswith("train_model[lenet] [") and lines[-1].endswith("] ERROR: bad setting")
+    assert not any(line.endswith("] done") for line in lines)
+
+
+def test_job_for_takes_log_threads_rule_and_wildcards_from_the_snakemake_object(in_process, tmp_path):
+    log_path = tmp_path / "logs" / "stage.log"
+    snakemake = SimpleNamespace(log=[str(log_path)], threads=1, rule="adversarial_stage", wildcards=["2"])
+    with job_for(snakemake) as log:
+        log("stage 2")
+    lines = log_path.read_text().splitlines()
+    assert lines[1].startswith("adversarial_stage[2] [") and lines[1].endswith("] stage 2")
+    assert "1 thread(s)" in lines[0]

@@ -1,73 +1,29 @@
-"""Tests for grouped training: a LeNetGroup is K LeNets, trained as each would be alone."""
+"""Tests for mnistrobust.jobs.training: the training jobs from data file to checkpoint: one
+network, a training group (one after another on the CPU, kept member by member across an
+interruption), the DAE, and the adversarial pools and stages."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mnistrobust.checkpoints import load_model
-from mnistrobust.errors import ConfigError
-from mnistrobust.models import LeNet, LeNetGroup
-from mnistrobust.naming import check_training_groups
-from mnistrobust.training import SolverSpec, train, train_checkpoint, train_group, train_group_checkpoints
+from mnistrobust.data import load_split
+from mnistrobust.errors import ConfigError, DataError
+from mnistrobust.io.checkpoints import load_model, read_checkpoint, save_checkpoint
+from mnistrobust.io.hdf5 import load_pool
+from mnistrobust.jobs.training import (
+    make_pool,
+    train_checkpoint,
+    train_dae_checkpoint,
+    train_group_checkpoints,
+    train_stage,
+    unfinished_member_path,
+)
+from mnistrobust.nets.defenses import DenoisingAutoencoder
+from mnistrobust.nets.models import LeNet
+from mnistrobust.training.adversarial import AdversarialSpec, generate_pool
 
-from model_support import random_set, seeded_lenet
-
-
-def test_group_forward_equals_each_member_on_its_own_channel():
-    members = [seeded_lenet(seed) for seed in (1, 2, 3)]
-    group = LeNetGroup(members).eval()
-    x = torch.rand(5, 3, 28, 28)
-    out = group(x)
-    assert out.shape == (3, 5, 10)
-    for k, member in enumerate(members):
-        torch.testing.assert_close(out[k], member.eval()(x[:, k : k + 1]), atol=1e-5, rtol=1e-5)
-
-
-def test_member_state_dicts_round_trip_into_lenets():
-    members = [seeded_lenet(seed) for seed in (4, 5)]
-    group = LeNetGroup(members)
-    for member, state in zip(members, group.member_state_dicts()):
-        rebuilt = LeNet()
-        rebuilt.load_state_dict(state)
-        for name, tensor in member.state_dict().items():
-            assert torch.equal(rebuilt.state_dict()[name], tensor), name
-
-
-def test_group_rejects_members_with_different_dropout():
-    with pytest.raises(ConfigError, match="dropout"):
-        LeNetGroup([seeded_lenet(1), seeded_lenet(2, {"input": 0.2})])
-
-
-def test_grouped_training_matches_training_each_member_alone():
-    """Same init, same per-member sample order, each member's own mean loss: the weights
-    after 15 steps agree with one-by-one training up to summation order. In float64: in
-    float32 two pooled values within rounding of each other (there are ~10^5 pool windows
-    per step) can make grouped and single convolutions pick different maxima, which sends
-    a step's gradient elsewhere (seen on an AVX-512 CPU: 1e-2 in one member's first step);
-    that is max-pooling's discontinuity, not a difference in what the group computes."""
-    images, labels = random_set(256, dtype=torch.float64)
-    spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
-    seeds = [3, 7, 11]
-    alone = [seeded_lenet(seed).double() for seed in seeds]
-    losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
-    group = LeNetGroup([seeded_lenet(seed).double() for seed in seeds])
-    metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
-    assert metrics["images_per_second"] > 0
-    # reported per member (the running loss is summed in float32)
-    assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-6)
-    for model, state in zip(alone, group.member_state_dicts()):
-        for name, tensor in model.state_dict().items():
-            torch.testing.assert_close(state[name], tensor, atol=1e-10, rtol=1e-9, msg=name)
-    # and training moved the weights at all (the comparison above is not vacuous)
-    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], seeded_lenet(3).ip1.weight.double())
-
-
-def test_group_needs_one_seed_per_member():
-    group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
-    images, labels = random_set(64)
-    with pytest.raises(ConfigError, match="2 seeds"):
-        train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)
+from model_support import seeded_lenet
 
 
 MODELS = {
@@ -77,21 +33,6 @@ MODELS = {
     "d": {"arch": "lenet", "seed": 4, "iterations": 20, "dropout": {}},
     "e": {"arch": "lenet", "seed": 5, "iterations": 10, "dropout": {"input": 0.2}},
 }
-
-
-@pytest.mark.parametrize(
-    "groups, message",
-    [
-        ({"g": ["a", "zz"]}, "unknown model"),
-        ({"g": ["a", "b"], "h": ["b"]}, "in training groups"),
-        ({"g": ["b", "c"]}, "repeat a seed"),
-        ({"g": ["a", "d"]}, "share iterations and dropout"),
-        ({"g": ["a", "e"]}, "share iterations and dropout"),
-    ],
-)
-def test_training_group_config_errors_name_the_problem(groups, message):
-    with pytest.raises(ConfigError, match=message):
-        check_training_groups(groups, MODELS)
 
 
 def test_group_checkpoints_on_the_cpu_are_the_checkpoints_train_model_makes(mnist_h5_file, tmp_path):
@@ -167,3 +108,100 @@ def test_a_kept_member_made_otherwise_or_damaged_is_trained_again(mnist_h5_file,
     assert "training a" in lines
     assert any(line.startswith(f"not reusing {kept}") and reason in line for line in lines), lines
     assert load_model(paths["a"])[1]["solver"]["batch_size"] == 32
+
+
+def test_unfinished_member_path_is_beside_the_outputs_but_not_one():
+    assert str(unfinished_member_path("results/models/lenet_seed2.pt")) == "results/models/unfinished/lenet_seed2.pt"
+
+
+def test_a_group_of_unknown_or_mismatched_models_is_refused_before_training(mnist_h5_file, tmp_path):
+    paths = {name: str(tmp_path / f"{name}.pt") for name in ("a", "d")}
+    with pytest.raises(ConfigError, match="share iterations and dropout"):
+        train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 32}, train_images=512, test_images=200, log=lambda _: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_checkpoint_records_the_spec_and_the_clean_error(mnist_h5_file, tmp_path):
+    path = tmp_path / "models" / "a.pt"
+    lines: list[str] = []
+    metrics = train_checkpoint(str(mnist_h5_file), str(path), "a", MODELS["a"], {"batch_size": 32, "log_every": 5}, 512, 200, log=lines.append)
+    model, meta = load_model(path)
+    assert isinstance(model, LeNet)
+    assert (meta["name"], meta["arch"], meta["seed"], meta["train_images"]) == ("a", "lenet", 1, 512)
+    assert meta["solver"]["iterations"] == 10 and meta["solver"]["batch_size"] == 32
+    assert meta["metrics"]["clean_test_error"] == pytest.approx(metrics["clean_test_error"])
+    assert metrics["test_images"] == 200 and 0.0 < metrics["clean_test_error"] < 1.0
+    assert any("a: clean test error" in line for line in lines)
+
+
+def test_train_dae_checkpoint_records_its_reconstruction_errors(mnist_h5_file, tmp_path):
+    path = tmp_path / "dae" / "dae.pt"
+    settings = {"seed": 2, "input_dropout": 0.2, "iterations": 5, "batch_size": 32, "learning_rate": 0.5, "momentum": 0.9, "log_every": 5}
+    metrics = train_dae_checkpoint(str(mnist_h5_file), str(path), settings, train_images=256, test_images=100, log=lambda _: None)
+    model, meta = load_model(path)
+    assert isinstance(model, DenoisingAutoencoder) and model.dropout_rates == {"input": 0.2}
+    assert (meta["name"], meta["arch"], meta["seed"], meta["train_images"]) == ("dae", "dae", 2, 256)
+    assert meta["solver"]["iterations"] == 5 and meta["solver"]["learning_rate"] == 0.5
+    for key in ("test_mse_clean_input", "test_mse_noisy_input", "test_mse_noisy_unreconstructed"):
+        assert meta["metrics"][key] == pytest.approx(metrics[key]) and metrics[key] > 0, key
+
+
+# ------------------------------------------------------------------ adversarial pools and stages
+
+SETTINGS = {"base_model": "lenet", "stages": 2, "iterations_per_stage": 5, "eps": 0.2, "c": 0.5, "batch_size": 7}
+SOLVER = {"batch_size": 16, "base_lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "lr_gamma": 1e-4, "lr_power": 0.75, "bias_lr_mult": 2.0, "log_every": 5}
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@pytest.fixture
+def base_checkpoint(tmp_path):
+    path = tmp_path / "lenet.pt"
+    save_checkpoint(path, seeded_lenet(), {"name": "lenet", "arch": "lenet", "dropout": {}, "seed": 1})
+    return path
+
+
+def test_make_pool_refuses_the_wrong_source_model(mnist_h5_file, tmp_path, base_checkpoint):
+    with pytest.raises(DataError, match="stage 2 needs 'adv_stage1'"):
+        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool2.h5", 2, SETTINGS, train_images=20, log=_quiet)
+    assert not (tmp_path / "pool2.h5").exists()
+    with pytest.raises(ConfigError, match="stages are 1..2"):
+        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool3.h5", 3, SETTINGS, train_images=20, log=_quiet)
+
+
+def test_make_pool_stores_the_eq3_examples_with_what_made_them(mnist_h5_file, tmp_path, base_checkpoint):
+    pool = tmp_path / "pool_stage1.h5"
+    make_pool(str(mnist_h5_file), base_checkpoint, pool, 1, SETTINGS, train_images=20, log=_quiet)
+    images, labels = load_pool(pool, AdversarialSpec(**SETTINGS).pool_attrs(1))
+    assert images.shape == (20, 1, 28, 28) and len(labels) == 20
+    assert images.min() >= 0 and images.max() <= 1
+    clean, clean_labels = load_split(mnist_h5_file, "train", limit=20)
+    assert torch.equal(labels, clean_labels)
+    torch.testing.assert_close(images, generate_pool(seeded_lenet(), clean, clean_labels, 0.2, 0.5))
+
+
+def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, base_checkpoint):
+    data = str(mnist_h5_file)
+    pool1 = tmp_path / "pool_stage1.h5"
+    make_pool(data, base_checkpoint, pool1, 1, SETTINGS, train_images=64, log=_quiet)
+    stage1 = tmp_path / "stage1.pt"
+    common = {"settings": SETTINGS, "solver": SOLVER, "base_iterations": 100, "train_images": 64, "test_images": 50, "log": _quiet}
+    train_stage(data, base_checkpoint, [pool1], stage1, stage=1, **common)
+    meta = read_checkpoint(stage1)["meta"]
+    assert (meta["name"], meta["stage"], meta["parent"], meta["start_iteration"]) == ("adv_stage1", 1, "lenet", 100)
+    assert meta["train_images"] == 128  # natural + one pool
+    assert meta["seed"] == AdversarialSpec(**SETTINGS).stage_seed(1, 1)
+    # Stage 2 must continue stage 1 and train on pools 1 and 2 in order.
+    with pytest.raises(DataError, match="stage 2 continues 'adv_stage1'"):
+        train_stage(data, base_checkpoint, [pool1, pool1], tmp_path / "stage2.pt", stage=2, **common)
+    with pytest.raises(ConfigError, match="pools of stages 1..2"):
+        train_stage(data, stage1, [pool1], tmp_path / "stage2.pt", stage=2, **common)
+    pool2 = tmp_path / "pool_stage2.h5"
+    make_pool(data, stage1, pool2, 2, SETTINGS, train_images=64, log=_quiet)
+    with pytest.raises(DataError, match="stage=2"):
+        train_stage(data, stage1, [pool2, pool2], tmp_path / "stage2.pt", stage=2, **common)
+    assert not (tmp_path / "stage2.pt").exists()
+    train_stage(data, stage1, [pool1, pool2], tmp_path / "stage2.pt", stage=2, **common)
+    assert read_checkpoint(tmp_path / "stage2.pt")["meta"]["start_iteration"] == 105

@@ -1,4 +1,5 @@
-"""Tests for mnistrobust.defenses: the Gaussian low-pass filter and the denoising autoencoder."""
+"""Tests for mnistrobust.nets.defenses: the Gaussian low-pass filter and the denoising
+autoencoder. (Training the autoencoder: test_training_dae.py.)"""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mnistrobust.defenses import DAE_LAYERS, DenoisingAutoencoder, LowPassFilter, gaussian_kernel
 from mnistrobust.errors import ConfigError
-from mnistrobust.training import AutoencoderSpec, reconstruction_error, train_autoencoder
+from mnistrobust.nets.defenses import DAE_LAYERS, DenoisingAutoencoder, LowPassFilter, gaussian_kernel
 
 
 @pytest.mark.parametrize(("size", "variance"), [(3, 7.0), (5, 1.3), (7, 0.6)])
@@ -89,16 +89,3 @@ def test_dae_dropout_is_off_in_evaluation_and_on_in_training():
 def test_dae_rejects_dropout_elsewhere():
     with pytest.raises(ConfigError, match="input"):
         DenoisingAutoencoder({"conv1": 0.2})
-
-
-def test_trained_dae_reconstructs_clean_images_better_than_the_noisy_input(small_mnist):
-    images = small_mnist
-    spec = AutoencoderSpec(seed=0, input_dropout=0.2, iterations=400, batch_size=64, learning_rate=0.5, log_every=400)
-    dae = DenoisingAutoencoder({"input": spec.input_dropout})
-    dae.reset_parameters(spec.seed)
-    untrained = reconstruction_error(dae, images[:300])
-    train_autoencoder(dae, images, spec, log=lambda message: None)
-    test = images[:300]
-    noisy = (test + 0.3 * torch.randn(test.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
-    assert reconstruction_error(dae, test, noisy) < (noisy - test).pow(2).mean().item()
-    assert reconstruction_error(dae, test) < untrained / 2

@@ -1,4 +1,5 @@
-"""Tests for mnistrobust.models: the Caffe LeNet, its dropout sites, and committees."""
+"""Tests for mnistrobust.nets.models: the Caffe LeNet, its dropout sites, committees, and
+LeNetGroup (K LeNets as one network; trained as each alone: test_training_solver.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from mnistrobust.errors import ConfigError
-from mnistrobust.models import DROPOUT_SITES, Committee, LeNet, build_model, count_parameters
+from mnistrobust.nets.models import DROPOUT_SITES, Committee, LeNet, LeNetGroup, build_model, count_parameters
 
 from model_support import seeded_lenet
 
@@ -169,3 +170,31 @@ def test_committee_of_identical_members_equals_member():
 def test_empty_committee_raises():
     with pytest.raises(ConfigError, match="at least one member"):
         Committee([])
+
+
+# ------------------------------------------------------------------ LeNetGroup
+
+
+def test_group_forward_equals_each_member_on_its_own_channel():
+    members = [seeded_lenet(seed) for seed in (1, 2, 3)]
+    group = LeNetGroup(members).eval()
+    x = torch.rand(5, 3, 28, 28)
+    out = group(x)
+    assert out.shape == (3, 5, 10)
+    for k, member in enumerate(members):
+        torch.testing.assert_close(out[k], member.eval()(x[:, k : k + 1]), atol=1e-5, rtol=1e-5)
+
+
+def test_member_state_dicts_round_trip_into_lenets():
+    members = [seeded_lenet(seed) for seed in (4, 5)]
+    group = LeNetGroup(members)
+    for member, state in zip(members, group.member_state_dicts()):
+        rebuilt = LeNet()
+        rebuilt.load_state_dict(state)
+        for name, tensor in member.state_dict().items():
+            assert torch.equal(rebuilt.state_dict()[name], tensor), name
+
+
+def test_group_rejects_members_with_different_dropout():
+    with pytest.raises(ConfigError, match="dropout"):
+        LeNetGroup([seeded_lenet(1), seeded_lenet(2, {"input": 0.2})])

@@ -1,17 +1,17 @@
-"""Tests for mnistrobust.tables: Table 2 read off curves, beside the paper's numbers."""
+"""Tests for mnistrobust.reports.tables: Table 2 read off curves, beside the paper's numbers,
+and the markdown writer every table uses. (Writing Table 2 from curve files:
+test_jobs_reporting.py.)"""
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mnistrobust.errors import DataError
-from mnistrobust.curves import CURVE_COLUMNS
-from mnistrobust.tables import PAPER_DISTS, PAPER_TABLE2, paper_value, table2, to_markdown, write_table2
+from mnistrobust.reports.curves import CURVE_COLUMNS
+from mnistrobust.reports.tables import PAPER_DISTS, PAPER_TABLE2, markdown_table, paper_value, table2, to_markdown
 
 
 def _curve(dist, error) -> pd.DataFrame:
@@ -77,29 +77,13 @@ def test_to_markdown_one_line_per_method():
         assert sum(line.startswith(f"| {method} |") for line in lines) == 1
 
 
-def test_write_table2_writes_csv_and_markdown(tmp_path):
-    paths = {}
-    for method, curve in CURVES.items():
-        path = tmp_path / "curves" / f"{method.replace(' ', '_')}.csv"
-        path.parent.mkdir(exist_ok=True)
-        curve.to_csv(path, index=False)
-        paths[method] = str(path)
-    csv_path = tmp_path / "out" / "table2.csv"
-    md_path = tmp_path / "out" / "table2.md"
-    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path))
-    assert sorted(os.listdir(tmp_path / "out")) == ["table2.csv", "table2.md"]
-    written = pd.read_csv(csv_path)
-    assert list(written.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
-    assert len(written) == 6
-    np.testing.assert_allclose(written["ours_pct"], table["ours_pct"], rtol=1e-3)
-    assert written["ours_pct"].iloc[2] == pytest.approx(75.0)
-    assert md_path.read_text() == to_markdown(table)
+def test_markdown_table_with_and_without_a_title():
+    assert markdown_table(["a", "b"], [["1", "2"], ["3", "4"]]) == "| a | b |\n| --- | --- |\n| 1 | 2 |\n| 3 | 4 |\n"
+    titled = markdown_table(["a"], [["1"]], title="T")
+    assert titled == "**T**\n\n| a |\n| --- |\n| 1 |\n"
 
 
-def test_write_table2_bad_curve_raises_and_writes_nothing(tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("level,strength,dist\n0,0,0\n")
-    csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
-    with pytest.raises(DataError, match="bad.csv"):
-        write_table2({"No method": str(bad)}, PAPER_DISTS, str(csv_path), str(md_path))
-    assert not csv_path.exists() and not md_path.exists()
+def test_a_row_the_paper_does_not_have_is_marked_so():
+    table = table2({"My method": _curve([0.0, 0.3], [0.01, 0.5])}, PAPER_DISTS)
+    line = to_markdown(table).splitlines()[2]
+    assert line == "| My method | 1.00 (not in paper) | 17.33 (not in paper) | 33.67 (not in paper) |"

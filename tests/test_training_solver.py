@@ -1,4 +1,5 @@
-"""Tests for mnistrobust.training: the Caffe "inv" schedule, Caffe SGD, sampling, determinism."""
+"""Tests for mnistrobust.training.solver: the Caffe "inv" schedule, Caffe SGD, sampling,
+determinism, and a LeNetGroup trained as each member would be alone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from mnistrobust.errors import ConfigError
-from mnistrobust.training import CaffeSGD, EpochSampler, SolverSpec, train
+from mnistrobust.nets.models import LeNetGroup
+from mnistrobust.training.solver import CaffeSGD, EpochSampler, SolverSpec, checkpoint_meta, parameter_device, train, train_group
 
 from model_support import random_set, seeded_lenet
 
@@ -202,3 +204,74 @@ def test_start_iteration_continues_schedule(monkeypatch):
     spec = SolverSpec(iterations=3, batch_size=32, log_every=10)
     train(seeded_lenet(0), images, labels, spec, seed=0, log=_quiet, start_iteration=10_000)
     assert seen == pytest.approx([spec.learning_rate(10_000 + i) for i in range(3)])
+
+
+def test_perturb_batch_replaces_each_batch_in_train_mode():
+    seen = []
+
+    def perturb(model, batch, labels):
+        seen.append((model.training, len(batch), len(labels)))
+        return torch.zeros_like(batch)
+
+    images, labels = random_set(64)
+    spec = SolverSpec(iterations=3, batch_size=16, log_every=10)
+    perturbed = seeded_lenet(0, {"full": 0.5})
+    train(perturbed, images, labels, spec, seed=0, log=_quiet, perturb_batch=perturb)
+    assert seen == [(True, 16, 16)] * 3
+    # The same training as on blank images from the start: the batches were replaced, nothing else.
+    blank = seeded_lenet(0, {"full": 0.5})
+    train(blank, torch.zeros_like(images), labels, spec, seed=0, log=_quiet)
+    for key, tensor in blank.state_dict().items():
+        assert torch.equal(perturbed.state_dict()[key], tensor), key
+    trained_on_images = seeded_lenet(0, {"full": 0.5})
+    train(trained_on_images, images, labels, spec, seed=0, log=_quiet)
+    assert not torch.equal(trained_on_images.ip1.weight, perturbed.ip1.weight)
+
+
+def test_checkpoint_meta_records_how_a_network_was_made():
+    spec = SolverSpec(iterations=20)
+    meta = checkpoint_meta("lenet", {"arch": "lenet", "dropout": {"input": 0.2}, "seed": 3}, spec, 512, {"train_seconds": 1.5, "final_loss": 0.25})
+    assert meta == {
+        "name": "lenet",
+        "arch": "lenet",
+        "dropout": {"input": 0.2},
+        "seed": 3,
+        "solver": {**SolverSpec().__dict__, "iterations": 20},
+        "train_images": 512,
+        "metrics": {"final_loss": 0.25},  # wall-clock seconds are not a property of the network
+    }
+    assert parameter_device(seeded_lenet()) == torch.device("cpu")
+
+
+# ------------------------------------------------------------------ groups
+
+
+def test_grouped_training_matches_training_each_member_alone():
+    """Same init, same per-member sample order, each member's own mean loss: the weights
+    after 15 steps agree with one-by-one training up to summation order. In float64: in
+    float32 two pooled values within rounding of each other (there are ~10^5 pool windows
+    per step) can make grouped and single convolutions pick different maxima, which sends
+    a step's gradient elsewhere (seen on an AVX-512 CPU: 1e-2 in one member's first step);
+    that is max-pooling's discontinuity, not a difference in what the group computes."""
+    images, labels = random_set(256, dtype=torch.float64)
+    spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
+    seeds = [3, 7, 11]
+    alone = [seeded_lenet(seed).double() for seed in seeds]
+    losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
+    group = LeNetGroup([seeded_lenet(seed).double() for seed in seeds])
+    metrics = train_group(group, images, labels, spec, seeds, log=lambda _: None)
+    assert metrics["images_per_second"] > 0
+    # reported per member (the running loss is summed in float32)
+    assert metrics["final_loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-6)
+    for model, state in zip(alone, group.member_state_dicts()):
+        for name, tensor in model.state_dict().items():
+            torch.testing.assert_close(state[name], tensor, atol=1e-10, rtol=1e-9, msg=name)
+    # and training moved the weights at all (the comparison above is not vacuous)
+    assert not torch.equal(group.member_state_dicts()[0]["ip1.weight"], seeded_lenet(3).ip1.weight.double())
+
+
+def test_group_needs_one_seed_per_member():
+    group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
+    images, labels = random_set(64)
+    with pytest.raises(ConfigError, match="2 seeds"):
+        train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)

@@ -1,0 +1,404 @@
+"""Tests for mnistrobust.config: the shared names, the settings classes, and every check of a
+config (the schema with one readable line per violation, then the cross-checks), both
+called directly and as the workflow applies them before any job starts."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, dry_run, run_snakemake, small_config_with
+from mnistrobust.config import (
+    ATTACK_THREAT,
+    NOISES,
+    STRONG_REFERENCE,
+    THREAT_MODELS,
+    PGDSettings,
+    SquareSettings,
+    StrongAttackSettings,
+    canonical,
+    check_attack_names,
+    check_eps,
+    check_method,
+    check_noise,
+    check_training_groups,
+    cross_check,
+    lowpass_filters,
+    member_checkpoint,
+    method_spec,
+    noise_kind,
+    parse_stage,
+    reference_budget,
+    schema_problems,
+    stage_model_name,
+    validate,
+)
+from mnistrobust.errors import ConfigError
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+
+# config strong_attacks without 'enabled' and 'reference': what the jobs get.
+STRONG = {
+    "test_images": 24,
+    "eps": [0.1, 0.2, 0.3],
+    "sanity_eps": 1.0,
+    "sanity_min_error": 0.95,
+    "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
+    "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
+    "square": {"queries": 30, "p_init": 0.3},
+    "eot_samples": 3,
+    "transfer_sources": ["lenet"],
+    "flag_tolerance_pct": 1.0,
+    "seed": 0,
+    "batch_size": 10,
+}
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def merged(config: dict, changes: dict) -> dict:
+    """``changes`` merged into a copy of ``config`` mapping by mapping, as Snakemake merges config files."""
+    out = copy.deepcopy(config)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+# ------------------------------------------------------------------ names
+
+
+def test_noise_names_and_threat_models():
+    assert NOISES == ("gaussian", "fgsm", "fgsm_oblivious")
+    assert ATTACK_THREAT == {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious"}
+    assert set(ATTACK_THREAT.values()) - {None} == set(THREAT_MODELS)
+    assert check_noise("gaussian") == "gaussian"
+    assert check_noise("fgsm") == "fgsm"
+    with pytest.raises(ConfigError, match="salt"):
+        check_noise("salt")
+    assert noise_kind("fgsm_oblivious") == "fgsm" and noise_kind("fgsm") == "fgsm" and noise_kind("gaussian") == "gaussian"
+    with pytest.raises(ConfigError, match="unknown noise 'blur'"):
+        noise_kind("blur")
+
+
+def test_stage_names():
+    assert parse_stage("adv_stage3", 5) == 3
+    assert parse_stage("lenet", 5) is None and parse_stage("adv_stage0", 5) is None
+    with pytest.raises(ConfigError, match="stages 1..5"):
+        parse_stage("adv_stage9", 5)
+    assert stage_model_name(0, "lenet") == "lenet" and stage_model_name(2, "lenet") == "adv_stage2"
+
+
+def test_lowpass_filter_names_and_canonical_key_order():
+    assert lowpass_filters(LOWPASS) == {"lowpass3": {"size": 3, "variance": 7.0}, "lowpass5": {"size": 5, "variance": 1.3}}
+    mapping = {"b": 1, "a": {"d": 2, "c": 3}}
+    assert list(canonical(mapping)) == ["a", "b"] and list(canonical(mapping)["a"]) == ["c", "d"]
+    assert canonical(mapping) == mapping
+
+
+@pytest.mark.parametrize(
+    ("spec", "noise", "message"),
+    [
+        ({"preprocess": "lowpass9", "members": ["a"]}, None, "unknown preprocess 'lowpass9'"),
+        ({"preprocess": "blur", "members": ["a"]}, None, "unknown preprocess 'blur'"),
+        ({"preprocess": "none", "members": []}, None, "no members"),
+        ({"preprocess": "none", "members": ["a"]}, "fgsm_oblivious", "no preprocessing"),
+        ({"preprocess": "none", "members": ["a"]}, "salt", "unknown noise 'salt'"),
+    ],
+)
+def test_bad_method_specs_are_named(spec, noise, message):
+    with pytest.raises(ConfigError, match=message):
+        check_method("m", spec, LOWPASS, noise)
+
+
+def test_good_method_specs_pass():
+    check_method("m", {"preprocess": "lowpass5", "members": ["a", "b"]}, LOWPASS, "fgsm_oblivious")
+    check_method("m", {"preprocess": "dae", "members": ["a"]}, LOWPASS, "fgsm")
+    check_method("m", {"members": ["a"]}, LOWPASS, "gaussian")  # preprocess defaults to none
+
+
+MODELS = {
+    "a": {"arch": "lenet", "seed": 1, "iterations": 10, "dropout": {}},
+    "b": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
+    "c": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
+    "d": {"arch": "lenet", "seed": 4, "iterations": 20, "dropout": {}},
+    "e": {"arch": "lenet", "seed": 5, "iterations": 10, "dropout": {"input": 0.2}},
+}
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ({"g": ["a", "zz"]}, "unknown model"),
+        ({"g": ["a", "b"], "h": ["b"]}, "in training groups"),
+        ({"g": ["b", "c"]}, "repeat a seed"),
+        ({"g": ["a", "d"]}, "share iterations and dropout"),
+        ({"g": ["a", "e"]}, "share iterations and dropout"),
+    ],
+)
+def test_training_group_config_errors_name_the_problem(groups, message):
+    with pytest.raises(ConfigError, match=message):
+        check_training_groups(groups, MODELS)
+
+
+def test_a_valid_training_group_passes():
+    check_training_groups({"g": ["a", "b"]}, MODELS)
+    check_training_groups({}, MODELS)
+
+
+def test_member_checkpoints_and_method_specs_of_the_default_config():
+    config = default_config()
+    assert member_checkpoint(config, "lenet") == "results/models/lenet.pt"
+    assert member_checkpoint(config, "adv_stage2") == "results/adversarial/stage2.pt"
+    with pytest.raises(ConfigError, match="unknown model 'ghost'"):
+        member_checkpoint(config, "ghost")
+    spec = method_spec(config, "lowpass5_lenet", "fgsm_oblivious")
+    assert spec == {"members": ["lenet"], "preprocess": "lowpass5"} and list(spec) == ["members", "preprocess"]
+    with pytest.raises(ConfigError, match="unknown method 'nosuch'"):
+        method_spec(config, "nosuch")
+    with pytest.raises(ConfigError, match="no preprocessing"):
+        method_spec(config, "lenet", "fgsm_oblivious")
+
+
+# ------------------------------------------------------------------ settings classes
+
+
+def test_pgd_step_is_relative_unless_fixed():
+    assert PGDSettings(steps=10, relative_step_size=2.5).step_for(0.2) == pytest.approx(0.05)
+    assert PGDSettings(steps=40, step_size=0.01).step_for(0.3) == 0.01
+
+
+def test_square_schedule_shrinks_the_patch_from_p_init_to_one_pixel():
+    settings = SquareSettings(queries=1000, p_init=0.3)
+    sides = [settings.side(q, 28) for q in range(1000)]
+    assert sides[0] == 15 and sides[-1] == 1  # round(sqrt(0.3 * 784)); then halved fractions
+    assert sides == sorted(sides, reverse=True)
+
+
+def test_strong_attack_settings_from_config():
+    settings = StrongAttackSettings.from_config({**STRONG, "eps": [0.3, 0.1, 0.2]})
+    assert settings.eps == (0.1, 0.2, 0.3)  # ascending
+    assert settings.all_eps == [0.1, 0.2, 0.3, 1.0]
+    assert settings.pgd == PGDSettings(steps=6, restarts=2, relative_step_size=2.5)
+    assert settings.square == SquareSettings(queries=30, p_init=0.3)
+    assert settings.attacks == ("fgsm", "pgd", "eot_pgd", "transfer") and settings.transfer_sources == ("lenet",)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"eps": [-0.1, 0.2]}, "eps must be positive"),
+        ({"eps": [0.0]}, "eps must be positive"),
+        ({"pgd": {"steps": 0, "restarts": 1, "relative_step_size": 2.5}}, "steps must be an integer >= 1"),
+        ({"pgd": {"steps": 4, "restarts": 0, "relative_step_size": 2.5}}, "restarts must be an integer >= 1"),
+        ({"pgd": {"steps": 4, "restarts": 1, "relative_step_size": 2.5, "norm": 2}}, "strong_attacks.pgd"),
+        ({"attacks": ["fgsm", "carlini_wagner"]}, "unknown attack name(s) ['carlini_wagner']"),
+        ({"square": {"queries": 0, "p_init": 0.3}}, "Square queries must be an integer >= 1"),
+        ({"square": {"queries": 10, "p_init": 1.5}}, "Square p_init must be in (0, 1]"),
+        ({"square": {"queries": 10, "p_init": 0.3, "norm": 2}}, "strong_attacks.square"),
+        ({"sanity_eps": -1.0}, "eps must be positive"),
+        ({"sanity_min_error": 95}, "sanity_min_error must be a fraction"),
+        ({"eot_samples": 0}, "must be >= 1"),
+    ],
+)
+def test_bad_attack_parameters_raise_config_error(change, message):
+    with pytest.raises(ConfigError) as error:
+        StrongAttackSettings.from_config({**STRONG, **change})
+    assert message in str(error.value)
+
+
+def test_strong_attack_settings_name_a_missing_setting():
+    with pytest.raises(ConfigError, match="strong_attacks lacks setting 'seed'"):
+        StrongAttackSettings.from_config({key: value for key, value in STRONG.items() if key != "seed"})
+
+
+def test_eps_and_attack_name_checks():
+    assert check_eps([0.3, 0.1]) == [0.1, 0.3]
+    with pytest.raises(ConfigError, match="repeat"):
+        check_eps([0.1, 0.1])
+    with pytest.raises(ConfigError, match="eps must be positive"):
+        check_eps([])
+    assert check_attack_names(["pgd", "square"]) == ["pgd", "square"]
+    with pytest.raises(ConfigError, match="unknown attack"):
+        check_attack_names(["pgd", "carlini_wagner"])
+    with pytest.raises(ConfigError, match="unknown attack"):
+        check_attack_names([])
+
+
+def test_reference_budget_states_how_the_reference_was_trained():
+    reference = {"init_model": "lenet", "iterations": 1000, "batch_size": 64, "eps": 0.3, "steps": 40, "step_size": 0.01, "seed": 1}
+    assert reference_budget(reference) == (
+        "LeNet PGD-trained 1000 iterations x batch 64 (eps 0.3, 40 steps of 0.01, random start), fine-tuned from lenet"
+    )
+    assert reference_budget({**reference, "init_model": None}).endswith("random start), from scratch")
+
+
+# ------------------------------------------------------------------ validate: schema and cross-checks
+
+
+def test_the_default_and_small_configs_are_valid():
+    config = default_config()
+    validate(config, SCHEMA)
+    small = merged(default_config(), yaml.safe_load((REPO / "tests" / "config" / "small.yaml").read_text()))
+    validate(small, SCHEMA)
+
+
+CONFIG_ERRORS = [
+    ({"evaluation": {"levels": 1}}, "levels"),
+    ({"evaluation": {"max_strength": {"fgsm": -0.1}}}, "fgsm"),
+    ({"models": {"lenet": {"arch": "resnet"}}}, "resnet"),
+    ({"data": {"mnist_sources": ["ftp"]}}, "ftp"),
+    ({"surprise": 1}, "surprise"),
+    ({"baseline_method": "nosuch"}, "nosuch"),
+    ({"methods": {"lenet": {"preprocess": "lowpass9", "members": ["lenet"]}}}, "lowpass9"),
+    ({"methods": {"lenet": {"preprocess": "none", "members": ["adv_stage7"]}}}, "adv_stage7"),
+    ({"methods": {"lenet": {"preprocess": "none", "members": ["ghost"]}}}, "ghost"),
+    ({"training_groups": {"committee_seeds": ["lenet_seed2", "phantom"]}}, "phantom"),
+    ({"training_groups": {"mixed": ["lenet", "lenet_inp"]}}, "share iterations and dropout"),
+    ({"adversarial": {"stages": 0}}, "stages"),
+    ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),
+    ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "no preprocessing"),
+]
+
+
+@pytest.mark.parametrize(("override", "named"), CONFIG_ERRORS)
+def test_validate_names_what_is_wrong(override, named):
+    with pytest.raises(ConfigError) as error:
+        validate(merged(default_config(), override), SCHEMA)
+    assert named in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"human": {"lenet_models": ["lenet", "lenet_ghost"]}}, "human.lenet_models names ['lenet_ghost']"),
+        ({"strong_attacks": {"transfer_sources": ["nosuch"]}}, "transfer_sources names 'nosuch'"),
+        ({"strong_attacks": {"sanity_eps": 0.25}}, "sanity_eps 0.25 must exceed every eps"),
+        ({"strong_attacks": {"reference": {"init_model": "ghost"}}}, "init_model 'ghost' is not a configured model"),
+        ({"methods": {STRONG_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the PGD-trained reference"),
+        ({"lowpass": {"calibration_model": "ghost"}}, "lowpass.calibration_model 'ghost'"),
+        ({"adversarial": {"base_model": "ghost"}}, "adversarial.base_model 'ghost'"),
+    ],
+)
+def test_cross_checks_name_what_the_schema_cannot(override, message):
+    config = merged(default_config(), override)
+    assert schema_problems(config, yaml.safe_load(SCHEMA.read_text())) == []  # the schema lets it through
+    with pytest.raises(ConfigError) as error:
+        cross_check(config)
+    assert message in str(error.value)
+
+
+def test_a_top_level_typo_is_named_with_the_key_it_meant():
+    config = merged(default_config(), {"baseline_methd": "lenet"})
+    with pytest.raises(ConfigError) as error:
+        validate(config, SCHEMA)
+    message = str(error.value)
+    assert "'baseline_methd'" in message
+    assert "did you mean 'baseline_method'?" in message
+    assert message.splitlines() == [
+        "the configuration has 1 problem:",
+        "  config: unknown key(s) 'baseline_methd' (did you mean 'baseline_method'?); allowed: "
+        "adversarial, baseline_method, dae, data, device, evaluation, figures, human, lowpass, methods, "
+        "models, solver, strong_attacks, table2, threads, training_groups",
+    ]
+
+
+def test_two_violations_give_one_line_each():
+    config = merged(default_config(), {"baseline_methd": "lenet", "evaluation": {"levels": 1}})
+    with pytest.raises(ConfigError) as error:
+        validate(config, SCHEMA)
+    lines = str(error.value).splitlines()
+    assert lines[0] == "the configuration has 2 problems:"
+    assert len(lines) == 3
+    assert lines[1].startswith("  config: unknown key(s) 'baseline_methd' (did you mean 'baseline_method'?)")
+    assert lines[2] == "  config.evaluation.levels: 1 is less than the minimum of 2"
+
+
+def test_a_dotted_key_from_the_command_line_gets_the_nesting_hint():
+    config = merged(default_config(), {"levels.max": 3})
+    with pytest.raises(ConfigError, match="--config sets top-level keys only"):
+        validate(config, SCHEMA)
+
+
+def test_validate_fills_the_defaults_the_schema_gives():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defaults = {key: spec["default"] for key, spec in schema["properties"].items() if "default" in spec}
+    assert defaults, "the schema gives no top-level default: nothing to test here"
+    config = default_config()
+    for key in defaults:
+        config.pop(key, None)
+    validate(config, SCHEMA)
+    assert {key: config[key] for key in defaults} == defaults
+
+
+# ------------------------------------------------------------------ the workflow applies them
+
+
+@pytest.mark.parametrize(("override", "named"), CONFIG_ERRORS)
+def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
+    result = dry_run(tmp_path, mnist_dir, config=small_config_with(tmp_path, override))
+    assert not result.ok
+    assert named in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "strong, message",
+    [
+        ({"eps": [-0.1, 0.2]}, "-0.1"),
+        ({"pgd": {"steps": 0, "restarts": 1, "relative_step_size": 2.5}}, "steps"),
+        ({"attacks": ["fgsm", "carlini_wagner"]}, "carlini_wagner"),
+        ({"transfer_sources": ["nosuch"]}, "transfer_sources names 'nosuch'"),
+    ],
+)
+def test_workflow_rejects_bad_attack_parameters_before_any_job(tmp_path, mnist_dir, strong, message):
+    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=small_config_with(tmp_path, {"strong_attacks": strong}))
+    assert not result.ok
+    assert message in result.output
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_an_unknown_target_word_lists_the_named_targets(tmp_path, mnist_dir):
+    result = dry_run(tmp_path, mnist_dir, "paperr")
+    assert not result.ok
+    assert "unknown target 'paperr'" in result.output
+    for name in ("all", "paper", "strong_attacks"):
+        assert f"{name}: " in result.output, name
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_the_command_line_names_a_config_typo_in_a_few_lines(tmp_path, mnist_dir):
+    """The real command line: a non-zero exit and the problem in a few lines, without a
+    traceback or the schema dumped (Snakemake's banner lines come with it)."""
+    config = tmp_path / "typo.yaml"
+    config.write_text("baseline_methd: lenet\n")
+    workdir = tmp_path / "work"
+    result = run_snakemake(workdir, mnist_dir, "-n", config=str(config), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert len(output.splitlines()) < 15, output
+    assert "'baseline_methd'" in output and "did you mean 'baseline_method'?" in output
+    assert "Traceback" not in output
+    # Snakemake's own validation printed the whole schema after the error.
+    assert "Failed validating" not in output and "json-schema.org" not in output and "definitions" not in output
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.slow
+def test_the_command_line_lists_the_named_targets_for_an_unknown_one(tmp_path, mnist_dir):
+    workdir = tmp_path / "work"
+    result = run_snakemake(workdir, mnist_dir, "-n", "paperr", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "unknown target 'paperr'" in output
+    for name in ("all", "paper", "strong_attacks"):
+        assert f"{name}: " in output, name
+    assert "Traceback" not in output
+    assert not (workdir / "results").exists()

@@ -1,0 +1,97 @@
+"""Tests for mnistrobust.jobs.reporting: Table 2 from the curve files (CSV and markdown), a
+configured error-curve figure, and Fig. 1. (What the figures show: test_reports_plots.py.)"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnistrobust.attacks.core import gradient_sign
+from mnistrobust.data import load_split
+from mnistrobust.errors import ConfigError, DataError
+from mnistrobust.io.hdf5 import save_sign_map
+from mnistrobust.jobs.reporting import error_curves_figure, figure1, write_table2
+from mnistrobust.reports.curves import CURVE_COLUMNS
+from mnistrobust.reports.tables import PAPER_DISTS, to_markdown
+
+from model_support import seeded_lenet
+
+
+def _curve(dist, error) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"level": np.arange(len(dist)), "strength": dist, "dist": dist, "error": error}, columns=CURVE_COLUMNS
+    )
+
+
+CURVES = {
+    "No method": _curve([0.0, 0.1, 0.3], [0.01, 0.5, 1.0]),
+    "Dropout": _curve([0.0, 0.05, 0.25], [0.02, 0.2, 0.6]),
+}
+
+
+def test_write_table2_writes_csv_and_markdown(tmp_path):
+    paths = {}
+    for method, curve in CURVES.items():
+        path = tmp_path / "curves" / f"{method.replace(' ', '_')}.csv"
+        path.parent.mkdir(exist_ok=True)
+        curve.to_csv(path, index=False)
+        paths[method] = str(path)
+    csv_path = tmp_path / "out" / "table2.csv"
+    md_path = tmp_path / "out" / "table2.md"
+    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path))
+    assert sorted(os.listdir(tmp_path / "out")) == ["table2.csv", "table2.md"]
+    written = pd.read_csv(csv_path)
+    assert list(written.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
+    assert len(written) == 6
+    np.testing.assert_allclose(written["ours_pct"], table["ours_pct"], rtol=1e-3)
+    assert written["ours_pct"].iloc[2] == pytest.approx(75.0)
+    assert md_path.read_text() == to_markdown(table)
+
+
+def test_write_table2_bad_curve_raises_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("level,strength,dist\n0,0,0\n")
+    csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
+    with pytest.raises(DataError, match="bad.csv"):
+        write_table2({"No method": str(bad)}, PAPER_DISTS, str(csv_path), str(md_path))
+    assert not csv_path.exists() and not md_path.exists()
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _write_curves(folder, curves: dict[str, pd.DataFrame]) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, curve in curves.items():
+        paths[name] = str(folder / f"{name.replace(' ', '_')}.csv")
+        curve.to_csv(paths[name], index=False)
+    return paths
+
+
+def test_error_curves_figure_writes_the_configured_figure(tmp_path):
+    paths = _write_curves(tmp_path / "curves", CURVES)
+    specs = [{"label": "No method", "method": "lenet", "noise": "fgsm"}, {"label": "Dropout", "method": "lenet_all", "noise": "fgsm"}]
+    output = tmp_path / "figures" / "fig3.png"
+    error_curves_figure(specs, [paths["No method"], paths["Dropout"]], "Fig. 3", str(output))
+    assert output.read_bytes()[:8] == PNG_MAGIC and output.stat().st_size > 10_000
+    assert os.listdir(output.parent) == ["fig3.png"]
+
+
+def test_figure1_shows_the_digits_at_the_distortions_read_off_the_sweeps(mnist_h5_file, tmp_path):
+    images, labels = load_split(mnist_h5_file, "test", limit=3)
+    sign_map = tmp_path / "fgsm_sign.h5"
+    save_sign_map(sign_map, gradient_sign(seeded_lenet(0), images, labels), {"model": "lenet"})
+    curves = {"gaussian": _curve([0.0, 0.1, 0.3], [0.01, 0.2, 0.6]), "fgsm": _curve([0.0, 0.15, 0.3], [0.01, 0.5, 0.9])}
+    paths = _write_curves(tmp_path / "curves", curves)
+    output = tmp_path / "figures" / "fig1_noise_examples.png"
+    lines: list[str] = []
+    figure1(str(mnist_h5_file), str(sign_map), paths, [0.0, 0.1, 0.2], 3, 0, str(output), log=lines.append)
+    assert output.read_bytes()[:8] == PNG_MAGIC and output.stat().st_size > 10_000
+    assert lines == ["Fig. 1: 3 digits x 3 distortions x 2 noises"]
+    with pytest.raises(ConfigError, match="beyond the sweep's largest distortion"):
+        figure1(str(mnist_h5_file), str(sign_map), paths, [0.0, 0.5], 3, 0, str(tmp_path / "other.png"), log=lines.append)
+    assert not (tmp_path / "other.png").exists()
