@@ -63,12 +63,14 @@ def job_rules(workdir: Path) -> set[str]:
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
+    ).stdout
+    # Each line is a rule name, then its docstring in parentheses.
+    rules = {line.split()[0] for line in listing.splitlines() if line.strip()}
     sources = "".join(path.read_text() for path in [SNAKEFILE, *sorted((REPO / "workflow" / "rules").glob("*.smk"))])
     blocks = re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", sources, re.MULTILINE | re.DOTALL)
     runs_code = re.compile(r"^\s+(script|shell|run|notebook|wrapper):", re.MULTILINE)
     target_only = {name for name, body in blocks if not runs_code.search(body)}
-    return set(listing) - target_only
+    return rules - target_only
 
 
 def run_cluster_script(*args: str) -> subprocess.CompletedProcess:
