@@ -15,7 +15,7 @@ import torch
 
 from mnistrobust.attacks.core import gradient_sign
 from mnistrobust.data import acquire_usps, load_split
-from mnistrobust.human.stimuli import build_stimulus_file
+from mnistrobust.jobs.human import build_stimulus_file
 from mnistrobust.io.hdf5 import save_sign_map
 from mnistrobust.nets.models import build_model
 

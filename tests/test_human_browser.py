@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from human_support import LiveServer
 
-from mnistrobust.human.stimuli import load_stimuli
+from mnistrobust.io.hdf5 import load_stimuli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -16,7 +16,7 @@ from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.human.responses import ResponseStore
 from mnistrobust.human.server import MAX_BODY_BYTES, open_experiment
 from mnistrobust.human.simulated import simulated_answers
-from mnistrobust.human.stimuli import load_stimuli
+from mnistrobust.io.hdf5 import load_stimuli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,7 +12,8 @@ from human_support import PAPER_DESIGN, POOL_IMAGES, build
 
 from mnistrobust.data import load_split, load_usps
 from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.human.stimuli import load_stimuli, resize_usps, subject_ids
+from mnistrobust.human.stimuli import resize_usps, subject_ids
+from mnistrobust.io.hdf5 import load_stimuli
 
 
 def test_each_subject_gets_the_papers_205_images(paper_stimuli):

@@ -23,8 +23,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from ..errors import ConfigError
+from ..io.hdf5 import StimulusSets, load_stimuli
 from .responses import AnswerConflict, ResponseStore
-from .stimuli import StimulusSets, load_stimuli
 
 PathLike = str | os.PathLike
 

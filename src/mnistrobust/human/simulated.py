@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..io.hdf5 import StimulusSets, load_stimuli
 from .responses import ResponseStore
-from .stimuli import USPS, StimulusSets, load_stimuli
+from .stimuli import USPS
 
 PathLike = str | os.PathLike
 

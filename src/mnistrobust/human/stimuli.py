@@ -15,25 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import h5py
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .. import attacks
-from ..data import MNIST_SIDE, NUM_CLASSES, load_split, load_usps
+from ..data import MNIST_SIDE, NUM_CLASSES
 from ..errors import ConfigError, DataError
-from ..io.hdf5 import load_sign_map
-from ..io.storage import atomic_path, read_hdf5
+from ..io.hdf5 import StimulusSets
 
 Log = Callable[[str], None]
-PathLike = str | os.PathLike
 
-FORMAT = "mnistrobust-human-stimuli/1"
 NATURAL, GAUSSIAN, FGSM, USPS = "natural", "gaussian", "fgsm", "usps"
 NOISE_TYPES = (NATURAL, GAUSSIAN, FGSM, USPS)
 GROUPS = ("subjects", "lenets")
@@ -41,31 +36,6 @@ MODES = ("per_subject", "shared")
 # Independent random streams of one seed: each group's sets, and the one draw of shared mode.
 _STREAM = {"subjects": 0, "lenets": 1, "shared": 2}
 _DESIGN_NOISE_SEED = 12345  # the full-test-set dist of a level is a property of the level, not of a draw
-
-
-@dataclass(frozen=True)
-class StimulusSets:
-    """What a stimulus file holds; arrays are indexed [set, image id] (image id = presentation position)."""
-
-    set_ids: list[str]
-    images: np.ndarray  # uint8 S x N x 28 x 28
-    labels: np.ndarray  # int64 S x N
-    noise: np.ndarray  # str S x N, one of NOISE_TYPES
-    level: np.ndarray  # float S x N: sigma or eps; 0 for natural, NaN for USPS
-    dist: np.ndarray  # float S x N: measured Eq. 2 dist of the image; NaN for USPS (no clean original)
-    levels: list[dict]  # per (noise, level): design_dist over the test set, measured_dist over this file
-    attrs: dict
-
-    @property
-    def digest(self) -> str:
-        return self.attrs["digest"]
-
-    @property
-    def images_per_set(self) -> int:
-        return self.images.shape[1]
-
-    def set_index(self, set_id: str) -> int:
-        return self.set_ids.index(set_id)
 
 
 def subject_ids(count: int) -> list[str]:
@@ -95,11 +65,14 @@ def to_pixels(images: torch.Tensor) -> np.ndarray:
     return torch.round(images.squeeze(1) * 255).to(torch.uint8).numpy()
 
 
-# ---------------------------------------------------------------- building a file
+# ---------------------------------------------------------------- drawing the sets
 
 
 @dataclass(frozen=True)
-class _Pools:
+class StimulusPools:
+    """What the sets are drawn from: MNIST test digits with the baseline's sign map over
+    them, and USPS digits already placed in the MNIST frame."""
+
     mnist: torch.Tensor
     mnist_labels: torch.Tensor
     sign: torch.Tensor
@@ -107,30 +80,54 @@ class _Pools:
     usps_labels: torch.Tensor
     sign_model: str
 
+    @classmethod
+    def prepare(
+        cls,
+        mnist: torch.Tensor,
+        mnist_labels: torch.Tensor,
+        sign: torch.Tensor,
+        sign_model: str,
+        usps: torch.Tensor,
+        usps_labels: torch.Tensor,
+        settings: Mapping,
+    ) -> StimulusPools:
+        """Pools for ``settings``: the sign map cut to the MNIST images, USPS resized; checks
+        that one set's distinct images are available."""
+        if len(sign) < len(mnist):
+            raise DataError(f"the sign map covers {len(sign)} test images, the stimuli draw from {len(mnist)}")
+        pools = cls(
+            mnist, mnist_labels, sign[: len(mnist)], resize_usps(usps, settings["usps_digit_size"]), usps_labels, sign_model
+        )
+        _check_pool_sizes(pools, settings)
+        return pools
 
-def build_stimulus_file(
-    mnist_h5: PathLike,
-    usps_h5: PathLike,
-    sign_map: PathLike,
-    output: PathLike,
-    group: str,
-    sets: int | Sequence[str],
-    settings: Mapping,
-    test_images: int,
-    log: Log = print,
-) -> None:
-    """Draw one set per subject or LeNet and write them to ``output``.
 
-    ``sets`` names the sets (LeNet model names), or counts them: subjects get ids s01, s02, ...
-    """
+@dataclass(frozen=True)
+class DrawnSets:
+    """The columns of a stimulus file (S x N each), its level table and attributes."""
+
+    set_ids: list[str]
+    stacked: dict[str, np.ndarray]
+    levels: list[dict]
+    attrs: dict
+
+
+def stimulus_set_ids(group: str, sets: int | Sequence[str], settings: Mapping) -> list[str]:
+    """The checked names of the sets: LeNet model names as given, or a count of subjects
+    who get ids s01, s02, ..."""
     if group not in GROUPS:
         raise ConfigError(f"unknown stimulus group {group!r}; known: {list(GROUPS)}")
     set_ids = subject_ids(sets) if isinstance(sets, int) else list(sets)
     if len(set(set_ids)) != len(set_ids):
         raise ConfigError(f"stimulus set names repeat: {set_ids}")
     _check_settings(settings, len(set_ids))
-    pools = _load_pools(mnist_h5, usps_h5, sign_map, test_images, settings)
-    _check_pool_sizes(pools, settings)
+    return set_ids
+
+
+def draw_stimulus_sets(
+    pools: StimulusPools, group: str, set_ids: Sequence[str], settings: Mapping, log: Log = print
+) -> DrawnSets:
+    """One set per subject or LeNet of ``group``, each drawn and shuffled from the settings' seed."""
     seed = settings["seed"]
     shared = settings["mode"] == "shared"
     drawn = []
@@ -148,7 +145,6 @@ def build_stimulus_file(
             f"measured over the file {row['measured_dist']:.4f}"
         )
     attrs = {
-        "format": FORMAT,
         "group": group,
         "mode": settings["mode"],
         "seed": seed,
@@ -157,11 +153,7 @@ def build_stimulus_file(
         "test_images": len(pools.mnist),
         "digest": _digest(stacked),
     }
-    _write(output, list(set_ids), stacked, levels, attrs)
-    log(
-        f"wrote {len(set_ids)} {settings['mode']} set(s) of {stacked['labels'].shape[1]} images to {output} "
-        f"(digest {attrs['digest'][:12]})"
-    )
+    return DrawnSets(list(set_ids), stacked, levels, attrs)
 
 
 def _check_settings(settings: Mapping, sets: int) -> None:
@@ -175,23 +167,7 @@ def _check_settings(settings: Mapping, sets: int) -> None:
             raise ConfigError(f"human.{key} must be positive and strictly increasing, got {values}")
 
 
-def _load_pools(mnist_h5, usps_h5, sign_map, test_images: int, settings: Mapping) -> _Pools:
-    mnist, labels = load_split(mnist_h5, "test", limit=test_images)
-    sign, sign_attrs = load_sign_map(sign_map)
-    if len(sign) < len(mnist):
-        raise DataError(f"sign map {sign_map} covers {len(sign)} test images, the stimuli draw from {len(mnist)}")
-    usps, usps_labels = load_usps(usps_h5)
-    return _Pools(
-        mnist,
-        labels,
-        sign[: len(mnist)],
-        resize_usps(usps, settings["usps_digit_size"]),
-        usps_labels,
-        str(sign_attrs.get("model", "?")),
-    )
-
-
-def _check_pool_sizes(pools: _Pools, settings: Mapping) -> None:
+def _check_pool_sizes(pools: StimulusPools, settings: Mapping) -> None:
     needed = set_size(settings) - NUM_CLASSES * settings["usps_per_digit"]
     if needed > len(pools.mnist):
         raise ConfigError(
@@ -206,7 +182,7 @@ def _check_pool_sizes(pools: _Pools, settings: Mapping) -> None:
             )
 
 
-def _draw_set(pools: _Pools, settings: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _draw_set(pools: StimulusPools, settings: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One set in draw order: natural, Gaussian levels, gradient-sign levels, USPS.
     MNIST images are distinct within a set, so nobody sees one digit twice."""
     per_level = settings["images_per_level"]
@@ -269,7 +245,7 @@ def _shuffled(one_set: dict[str, np.ndarray], rng: np.random.Generator) -> dict[
     return {key: column[order] for key, column in one_set.items()}
 
 
-def _level_table(pools: _Pools, settings: Mapping, stacked: dict[str, np.ndarray]) -> list[dict]:
+def _level_table(pools: StimulusPools, settings: Mapping, stacked: dict[str, np.ndarray]) -> list[dict]:
     """Per noise level: the dist the level makes over the whole test pool (its design) and
     the mean dist of this file's images at that level (what was measured)."""
     rows = [{"noise": NATURAL, "level": 0.0, "design_dist": 0.0}]
@@ -296,49 +272,6 @@ def _digest(stacked: dict[str, np.ndarray]) -> str:
         digest.update(np.ascontiguousarray(stacked[key]).tobytes())
     digest.update("\n".join(stacked["noise"].ravel()).encode())
     return digest.hexdigest()
-
-
-def _write(output: PathLike, set_ids: list[str], stacked: dict, levels: list[dict], attrs: dict) -> None:
-    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("images", data=stacked["images"], compression="lzf")
-        h5.create_dataset("labels", data=stacked["labels"].astype(np.uint8))
-        h5.create_dataset("noise", data=stacked["noise"].astype("S8"))
-        h5.create_dataset("level", data=stacked["level"])
-        h5.create_dataset("dist", data=stacked["dist"])
-        h5.create_dataset("source_index", data=stacked["source_index"])
-        h5.create_dataset("set_ids", data=np.array(set_ids, dtype="S"))
-        h5.create_dataset("levels", data=json.dumps(levels))
-        h5.attrs.update(attrs)
-
-
-# ---------------------------------------------------------------- reading a file
-
-
-def load_stimuli(path: PathLike) -> StimulusSets:
-    names = ["set_ids", "images", "labels", "noise", "level", "dist", "levels"]
-    arrays, attrs = read_hdf5(path, names, "stimulus file", hint="build it with the human_stimuli rule", file_format=FORMAT)
-    try:
-        sets = StimulusSets(
-            set_ids=[name.decode() for name in arrays["set_ids"]],
-            images=arrays["images"],
-            labels=arrays["labels"].astype(np.int64),
-            noise=np.char.decode(arrays["noise"]).astype(object),
-            level=arrays["level"],
-            dist=arrays["dist"],
-            levels=json.loads(arrays["levels"]),
-            attrs=attrs,
-        )
-    except (AttributeError, ValueError) as exc:  # wrong dtypes or a levels field that is not JSON
-        raise DataError(f"stimulus file {path} is corrupt or incomplete: {exc}") from exc
-    if (
-        sets.images.ndim != 4
-        or sets.images.shape[0] != len(sets.set_ids)
-        or sets.images.shape[2:] != (MNIST_SIDE, MNIST_SIDE)
-    ):
-        raise DataError(
-            f"stimulus file {path}: images of shape {sets.images.shape} do not match {len(sets.set_ids)} sets of 28x28"
-        )
-    return sets
 
 
 def images_as_tensor(sets: StimulusSets, set_index: int) -> torch.Tensor:

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..io.hdf5 import StimulusSets, load_stimuli
 from ..io.storage import write_csv
 from .responses import ANSWER_COLUMNS, read_database
-from .stimuli import StimulusSets, load_stimuli
 
 PathLike = str | os.PathLike
 
