@@ -9,8 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from mnistrobust.errors import ConfigError
-from mnistrobust.nets.models import LeNetGroup
-from mnistrobust.training.solver import CaffeSGD, EpochSampler, SolverSpec, checkpoint_meta, parameter_device, train, train_group
+from mnistrobust.nets.models import LeNetGroup, module_device
+from mnistrobust.training.solver import CaffeSGD, EpochSampler, SolverSpec, checkpoint_meta, train, train_group
 
 from model_support import random_set, seeded_lenet
 
@@ -240,7 +240,7 @@ def test_checkpoint_meta_records_how_a_network_was_made():
         "train_images": 512,
         "metrics": {"final_loss": 0.25},  # wall-clock seconds are not a property of the network
     }
-    assert parameter_device(seeded_lenet()) == torch.device("cpu")
+    assert module_device(seeded_lenet()) == torch.device("cpu")
 
 
 # ------------------------------------------------------------------ groups

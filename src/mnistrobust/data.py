@@ -77,13 +77,7 @@ def acquire_mnist(
     log: Log = print,
 ) -> None:
     """Fetch MNIST from the first available source, verify, write ``output_h5``."""
-    files, source = _first_delivery("MNIST", sources, _MNIST_FETCHERS, local_dir, log)
-    for name, expected in MNIST_MD5.items():
-        _verify_md5(name, files[name], expected, source)
-    splits = {split: _parse_mnist_split(split, files) for split in SPLITS}
-    md5_attrs = {f"md5 {name}": md5 for name, md5 in MNIST_MD5.items()}
-    _write_h5(output_h5, splits, {"source": source, **md5_attrs})
-    log(f"MNIST: wrote {output_h5} (source {source})")
+    _acquire("MNIST", output_h5, sources, _MNIST_FETCHERS, MNIST_MD5, _parse_mnist, local_dir, log)
 
 
 def acquire_usps(
@@ -93,12 +87,7 @@ def acquire_usps(
     log: Log = print,
 ) -> None:
     """Fetch the USPS test split from the first available source, verify, write ``output_h5``."""
-    files, source = _first_delivery("USPS", sources, _USPS_FETCHERS, local_dir, log)
-    packed = files[USPS_FILE]
-    _verify_md5(USPS_FILE, packed, USPS_MD5, source)
-    images, labels = _parse_usps(USPS_FILE, _bunzip(packed, USPS_FILE))
-    _write_h5(output_h5, {"test": (images, labels)}, {"source": source, f"md5 {USPS_FILE}": USPS_MD5})
-    log(f"USPS: wrote {output_h5} (source {source})")
+    _acquire("USPS", output_h5, sources, _USPS_FETCHERS, {USPS_FILE: USPS_MD5}, _parse_usps_file, local_dir, log)
 
 
 def load_split(h5_path: PathLike, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,6 +103,27 @@ def load_usps(h5_path: PathLike) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ---------------------------------------------------------------- trying sources
+
+
+def _acquire(
+    what: str,
+    output_h5: PathLike,
+    sources: Sequence[str],
+    fetchers: dict[str, Callable[[PathLike | None], dict[str, bytes]]],
+    md5: dict[str, str],
+    parse: Callable[[dict[str, bytes]], dict[str, tuple[np.ndarray, np.ndarray]]],
+    local_dir: PathLike | None,
+    log: Log,
+) -> None:
+    """Get ``what``'s files from the first source that delivers, check each file ``md5`` names
+    before anything is parsed, and write the splits ``parse`` makes of them to ``output_h5``
+    (with the source and the MD5s as attributes)."""
+    files, source = _first_delivery(what, sources, fetchers, local_dir, log)
+    for name, expected in md5.items():
+        _verify_md5(name, files[name], expected, source)
+    md5_attrs = {f"md5 {name}": checksum for name, checksum in md5.items()}
+    _write_h5(output_h5, parse(files), {"source": source, **md5_attrs})
+    log(f"{what}: wrote {output_h5} (source {source})")
 
 
 def _first_delivery(
@@ -294,6 +304,10 @@ def _bunzip(payload: bytes, origin: str) -> bytes:
 # ---------------------------------------------------------------- IDX parsing
 
 
+def _parse_mnist(files: dict[str, bytes]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {split: _parse_mnist_split(split, files) for split in SPLITS}
+
+
 def _parse_mnist_split(split: str, files: dict[str, bytes]) -> tuple[np.ndarray, np.ndarray]:
     images_name, labels_name = MNIST_SPLIT_FILES[split]
     images = _parse_idx_images(images_name, files[images_name])
@@ -339,6 +353,11 @@ def _idx_body(name: str, payload: bytes, n_dims: int, size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- USPS parsing
+
+
+def _parse_usps_file(files: dict[str, bytes]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The test split of the (bzip2-compressed) USPS file."""
+    return {"test": _parse_usps(USPS_FILE, _bunzip(files[USPS_FILE], USPS_FILE))}
 
 
 def _parse_usps(name: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:

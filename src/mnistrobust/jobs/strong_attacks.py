@@ -12,17 +12,16 @@ from ..config import STRONG_REFERENCE, StrongAttackSettings, reference_budget
 from ..data import load_split
 from ..errors import CheckpointError, ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
-from ..evaluation.sweeps import clean_error
 from ..attacks.core import is_randomized
-from ..io.checkpoints import load_method, load_model, save_checkpoint
+from ..io.checkpoints import load_method, load_model
 from ..io.hdf5 import load_transfer_examples, save_transfer_examples
 from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
-from ..nets.models import build_model
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
 from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
 from ..training.robust import pgd_perturbation
-from ..training.solver import SolverSpec, checkpoint_meta, train
+from ..training.solver import SolverSpec, train
+from .training import initialised_model, save_trained
 
 
 def make_transfer_examples(
@@ -38,13 +37,31 @@ def make_transfer_examples(
     log: Log = print,
 ) -> torch.Tensor:
     """PGD examples of ``source`` at every eps, stored for scoring on the other methods."""
-    settings = StrongAttackSettings.from_config(settings)
-    network = load_method(source, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
-    images, labels = load_split(data_h5, "test", limit=settings.test_images)
+    settings, network, images, labels = _method_and_test_images(
+        data_h5, source, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
+    )
     examples = transfer_examples(network, images.to(device), labels.to(device), settings, source, log).cpu()
     attrs = {"source": source, "eps": settings.all_eps, "images": len(images), "steps": settings.pgd.steps}
     save_transfer_examples(output_h5, examples, attrs)
     return examples
+
+
+def _method_and_test_images(
+    data_h5: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
+    settings: Mapping,
+    dae_checkpoint: str | None,
+    device: torch.device | str,
+) -> tuple[StrongAttackSettings, torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The checked strong-attack settings, the method's network (end to end) on ``device``, and
+    the test images and labels (on the CPU) the settings attack."""
+    settings = StrongAttackSettings.from_config(settings)
+    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
+    images, labels = load_split(data_h5, "test", limit=settings.test_images)
+    return settings, network, images, labels
 
 
 def train_pgd_reference(
@@ -63,18 +80,21 @@ def train_pgd_reference(
     Starting from a trained model (``init_checkpoint``) continues its learning-rate schedule,
     as the adversarial stages do; from scratch the network is Xavier-initialised with ``seed``.
     """
-    spec = SolverSpec(**{**solver, "iterations": reference["iterations"], "batch_size": reference.get("batch_size", solver["batch_size"])})
+    batch_size = reference.get("batch_size", solver["batch_size"])
+    spec = SolverSpec(**{**solver, "iterations": reference["iterations"], "batch_size": batch_size})
     start_iteration = 0
     if init_checkpoint is not None:
         model, meta = load_model(init_checkpoint)
         if meta.get("name") != reference["init_model"] or meta["arch"] != "lenet":
-            raise CheckpointError(f"{init_checkpoint} holds {meta.get('name')!r} ({meta['arch']}), expected LeNet {reference['init_model']!r}")
+            raise CheckpointError(
+                f"{init_checkpoint} holds {meta.get('name')!r} ({meta['arch']}), "
+                f"expected LeNet {reference['init_model']!r}"
+            )
         if any(rate > 0 for rate in model.dropout_rates.values()):
             raise CheckpointError(f"{init_checkpoint}: the reference starts from a LeNet without dropout")
         start_iteration = int(meta["solver"]["iterations"])
     else:
-        model = build_model("lenet")
-        model.reset_parameters(reference["seed"])
+        model = initialised_model("lenet", None, reference["seed"])
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     model = model.to(device)
@@ -83,13 +103,12 @@ def train_pgd_reference(
         model, images.to(device), labels.to(device), spec, seed=reference["seed"], log=log,
         start_iteration=start_iteration, perturb_batch=pgd_perturbation(reference, reference["seed"]),
     )
-    metrics["clean_test_error"] = clean_error(model, test_x.to(device), test_y.to(device))
-    metrics["test_images"] = len(test_x)
-    log(f"{STRONG_REFERENCE}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
-    meta = checkpoint_meta(STRONG_REFERENCE, {"arch": "lenet", "dropout": {}, "seed": reference["seed"]}, spec, len(images), metrics)
-    meta["pgd_training"] = {**dict(reference), "budget": reference_budget(reference)}
-    save_checkpoint(checkpoint, model.cpu().to(memory_format=torch.contiguous_format), meta)
-    return metrics
+    model_spec = {"arch": "lenet", "dropout": {}, "seed": reference["seed"]}
+    pgd_training = {**dict(reference), "budget": reference_budget(reference)}
+    return save_trained(
+        checkpoint, STRONG_REFERENCE, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log,
+        pgd_training=pgd_training,
+    )
 
 
 def evaluate_method(
@@ -106,21 +125,29 @@ def evaluate_method(
     log: Log = print,
 ) -> pd.DataFrame:
     """Evaluate one configured method (or the PGD-trained reference) and write its tidy CSV."""
-    settings = StrongAttackSettings.from_config(settings)
-    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
+    settings, network, images, labels = _method_and_test_images(
+        data_h5, method, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
+    )
     oblivious = None
     if spec.get("preprocess", "none") != "none":
-        oblivious = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat="oblivious").to(device)
-    images, labels = load_split(data_h5, "test", limit=settings.test_images)
+        oblivious = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat="oblivious")
+        oblivious = oblivious.to(device)
     transfer = {}
     if "transfer" in settings.attacks:
-        missing = [s for s in settings.transfer_sources if s != method and s not in (transfer_files or {})]
+        transfer_files = transfer_files or {}
+        missing = [s for s in settings.transfer_sources if s != method and s not in transfer_files]
         if missing:
             raise ConfigError(f"evaluating {method}: no transfer examples given for source(s) {missing}")
-        transfer = {s: load_transfer_examples(path, s, settings.all_eps, len(images)) for s, path in (transfer_files or {}).items() if s != method}
+        transfer = {
+            s: load_transfer_examples(path, s, settings.all_eps, len(images))
+            for s, path in transfer_files.items()
+            if s != method
+        }
     plan = [planned.label for planned in attack_plan(settings, oblivious is not None, is_randomized(network), method)]
     log(f"{method}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
-    table = evaluate_networks(method, network, oblivious, images.to(device), labels.to(device), settings, transfer, log=log)
+    table = evaluate_networks(
+        method, network, oblivious, images.to(device), labels.to(device), settings, transfer, log=log
+    )
     write_csv(table, output_csv, float_format="%.6g")
     return table
 
@@ -146,7 +173,9 @@ def write_strong_report(
     table = strong_table(results, checked)
     counts = set(table["images"])
     if counts != {checked.test_images}:
-        raise DataError(f"strong-attack results were made on {sorted(counts)} images, expected {checked.test_images}; rerun them")
+        raise DataError(
+            f"strong-attack results were made on {sorted(counts)} images, expected {checked.test_images}; rerun them"
+        )
     for row in table.itertuples(index=False):
         if row.flags != "ok":
             log(f"CHECK FAILED: {row.method} at eps {row.eps:g}: {row.flags}")

@@ -38,14 +38,20 @@ def train_checkpoint(
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})
-    model = build_model(model_spec["arch"], model_spec["dropout"])
-    model.reset_parameters(model_spec["seed"])
+    model = initialised_model(model_spec["arch"], model_spec["dropout"], model_spec["seed"])
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
     metrics = train(model.to(device), images, labels, spec, seed=model_spec["seed"], log=log)
-    return _save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
+    return save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
 
 
-def _save_trained(
+def initialised_model(arch: str, dropout: Mapping[str, float] | None, seed: int) -> nn.Module:
+    """A new network of ``arch`` (on the CPU) with its weights initialised from ``seed``."""
+    model = build_model(arch, dropout)
+    model.reset_parameters(seed)
+    return model
+
+
+def save_trained(
     checkpoint: str,
     name: str,
     model_spec: dict,
@@ -58,11 +64,12 @@ def _save_trained(
     log: Callable[[str], None],
     **extra_meta,
 ) -> dict[str, float]:
-    """Measure a trained classifier's clean test error and save it with how it was made."""
+    """Measure a trained classifier's clean test error (where ``model`` is) and save it, on the
+    CPU, with how it was made (``extra_meta`` after the common fields); returns the metrics."""
     metrics = {**metrics, "clean_test_error": clean_error(model, test_x, test_y), "test_images": len(test_x)}
     log(f"{name}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
     meta = {**checkpoint_meta(name, model_spec, spec, train_images, metrics), **extra_meta}
-    save_checkpoint(checkpoint, model.to(memory_format=torch.contiguous_format), meta)
+    save_checkpoint(checkpoint, model.cpu().to(memory_format=torch.contiguous_format), meta)
     return metrics
 
 
@@ -92,11 +99,7 @@ def train_group_checkpoints(
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     spec = SolverSpec(**{**solver, "iterations": specs[0]["iterations"]})
-    members = []
-    for model_spec in specs:
-        member = build_model("lenet", model_spec["dropout"])
-        member.reset_parameters(model_spec["seed"])
-        members.append(member)
+    members = [initialised_model("lenet", model_spec["dropout"], model_spec["seed"]) for model_spec in specs]
     grouped = torch.device(device).type == "cuda"
     how = "as one grouped network" if grouped else "one after another"
     log(f"training {len(names)} networks {how} on {device}: {names}, {len(images)} images, {spec}")
@@ -107,7 +110,10 @@ def train_group_checkpoints(
         for member, state in zip(members, group.member_state_dicts()):
             member.load_state_dict(state)
         return {
-            name: _save_trained(checkpoints[name], name, model_spec, spec, member, group_metrics, len(images), test_x, test_y, log, **group_meta)
+            name: save_trained(
+                checkpoints[name], name, model_spec, spec, member, group_metrics, len(images), test_x, test_y, log,
+                **group_meta,
+            )
             for name, model_spec, member in zip(names, specs, members)
         }
     results = {}
@@ -123,7 +129,9 @@ def train_group_checkpoints(
             continue
         log(f"training {name}")
         metrics = train(member, images, labels, spec, seed=model_spec["seed"], log=log)
-        results[name] = _save_trained(str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta)
+        results[name] = save_trained(
+            str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta
+        )
     for name, kept in kept_paths.items():
         os.replace(kept, checkpoints[name])
     try:
@@ -172,8 +180,7 @@ def train_dae_checkpoint(
     spec = AutoencoderSpec(**settings)
     images, _ = load_split(data_h5, "train", limit=train_images)
     test_x, _ = load_split(data_h5, "test", limit=test_images)
-    model = build_model("dae", {"input": spec.input_dropout})
-    model.reset_parameters(spec.seed)
+    model = initialised_model("dae", {"input": spec.input_dropout}, spec.seed)
     log(f"training the DAE on {device}: {spec}, {len(images)} images")
     metrics = train_autoencoder(model.to(device), images, spec, log=log)
     model.cpu()
@@ -201,16 +208,31 @@ def make_pool(
     """The pool of ``stage``: Eq. 3 examples of the training set from the model of stage - 1."""
     spec = AdversarialSpec(**settings)
     spec.check_stage(stage)
-    model, meta = load_model(checkpoint)
-    source = stage_model_name(stage - 1, spec.base_model)
-    if meta.get("name") != source:
-        raise DataError(f"checkpoint {checkpoint} holds model {meta.get('name')!r}; stage {stage} needs {source!r}")
+    model, _, source = _previous_stage_model(checkpoint, stage, spec, "needs")
     images, labels = load_split(data_h5, "train", limit=train_images)
     examples = generate_pool(model.to(device), images, labels, spec.eps, spec.c, spec.batch_size)
     change = distortion(total_absolute_change(examples, images), len(images), images[0].numel())
     error = clean_error(model, examples, labels)
-    log(f"stage {stage} pool from {source}: {len(examples)} examples, dist {change:.3f}, source model's error on them {100 * error:.2f}%")
-    save_pool(output, examples, labels, {**spec.pool_attrs(stage), "source_checkpoint": str(checkpoint), "dist": change, "source_error": error})
+    log(
+        f"stage {stage} pool from {source}: {len(examples)} examples, dist {change:.3f}, "
+        f"source model's error on them {100 * error:.2f}%"
+    )
+    attrs = {**spec.pool_attrs(stage), "source_checkpoint": str(checkpoint), "dist": change, "source_error": error}
+    save_pool(output, examples, labels, attrs)
+
+
+def _previous_stage_model(
+    checkpoint: str, stage: int, spec: AdversarialSpec, relation: str
+) -> tuple[nn.Module, dict, str]:
+    """The model of stage - 1 from ``checkpoint``, its metadata and its name; a checkpoint of
+    another model is a DataError saying that stage ``stage`` ``relation`` (needs, continues) it."""
+    model, meta = load_model(checkpoint)
+    previous = stage_model_name(stage - 1, spec.base_model)
+    if meta.get("name") != previous:
+        raise DataError(
+            f"checkpoint {checkpoint} holds model {meta.get('name')!r}; stage {stage} {relation} {previous!r}"
+        )
+    return model, meta, previous
 
 
 def train_stage(
@@ -232,10 +254,7 @@ def train_stage(
     spec.check_stage(stage)
     if len(pool_paths) != stage:
         raise ConfigError(f"stage {stage} trains on the pools of stages 1..{stage}; got {len(pool_paths)} pool(s)")
-    model, meta = load_model(previous_checkpoint)
-    previous = stage_model_name(stage - 1, spec.base_model)
-    if meta.get("name") != previous:
-        raise DataError(f"checkpoint {previous_checkpoint} holds model {meta.get('name')!r}; stage {stage} continues {previous!r}")
+    model, meta, previous = _previous_stage_model(previous_checkpoint, stage, spec, "continues")
     images, labels = load_split(data_h5, "train", limit=train_images)
     parts, part_labels = [images], [labels]
     for pool_stage, path in enumerate(pool_paths, start=1):
@@ -248,14 +267,18 @@ def train_stage(
     solver_spec = SolverSpec(**{**solver, "iterations": spec.iterations_per_stage})
     start = spec.start_iteration(base_iterations, stage)
     seed = spec.stage_seed(int(meta["seed"]), stage)
-    log(f"stage {stage}: continuing {previous} on {len(images)} images (natural + {stage} pool(s)), iterations {start}..{start + spec.iterations_per_stage}")
+    log(
+        f"stage {stage}: continuing {previous} on {len(images)} images (natural + {stage} pool(s)), "
+        f"iterations {start}..{start + spec.iterations_per_stage}"
+    )
     metrics = train(model.to(device), images, labels, solver_spec, seed=seed, log=log, start_iteration=start)
     model.cpu()
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     log(f"adv_stage{stage}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
     model_spec = {"arch": meta["arch"], "dropout": meta["dropout"], "seed": seed}
-    stage_meta = checkpoint_meta(stage_model_name(stage, spec.base_model), model_spec, solver_spec, len(images), metrics)
+    name = stage_model_name(stage, spec.base_model)
+    stage_meta = checkpoint_meta(name, model_spec, solver_spec, len(images), metrics)
     stage_meta.update({"stage": stage, "parent": previous, "start_iteration": start, "eps": spec.eps, "c": spec.c})
     save_checkpoint(output, model.to(memory_format=torch.contiguous_format), stage_meta)
     return metrics

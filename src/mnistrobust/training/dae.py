@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 
 import torch
@@ -11,8 +10,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from ..progress import Progress
-from .solver import EpochSampler, parameter_device, training_note
+from ..nets.models import module_device
+from .solver import EpochSampler, training_loop
 
 @dataclasses.dataclass(frozen=True)
 class AutoencoderSpec:
@@ -39,33 +38,19 @@ def train_autoencoder(
     sampler = EpochSampler(len(images), spec.batch_size, spec.seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=spec.learning_rate, momentum=spec.momentum, nesterov=True)
     model.train()
-    device = parameter_device(model)
+    device = module_device(model)
     images = images.to(device)
     flat = images.flatten(1)
-    started, running_loss = time.perf_counter(), torch.zeros((), device=device)
-    progress = Progress("iteration", spec.iterations, log)
-    for step in range(spec.iterations):
+
+    def step(_iteration: int) -> tuple[torch.Tensor, float]:
         index = sampler.next_indices().to(device)
         loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(images[index]), flat[index])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        running_loss += loss.detach()
-        if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
-            count = (step + 1) % spec.log_every or spec.log_every
-            last_loss = running_loss.item() / count
-            images_seen = (step + 1) * spec.batch_size
-            progress.update(step + 1, training_note(last_loss, spec.learning_rate, images_seen, started), force=True)
-            running_loss.zero_()
-        else:
-            progress.update(step + 1)
-    model.eval()
-    elapsed = time.perf_counter() - started
-    return {
-        "train_seconds": elapsed,
-        "images_per_second": spec.iterations * spec.batch_size / elapsed,
-        "final_loss": last_loss,
-    }
+        return loss, spec.learning_rate
+
+    return training_loop(model, step, spec.iterations, spec.log_every, spec.batch_size, log)
 
 
 @torch.inference_mode()

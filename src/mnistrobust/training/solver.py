@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from ..nets.models import LeNetGroup
+from ..nets.models import LeNetGroup, module_device
 from ..progress import Progress
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +104,7 @@ def train(
     the step's backward pass.
     """
     torch.manual_seed(seed)  # dropout masks draw from the global generator
-    device = parameter_device(model)
+    device = module_device(model)
     images, labels = images.to(device), labels.to(device)
     sampler = EpochSampler(len(images), spec.batch_size, seed)
 
@@ -132,7 +132,7 @@ def train_group(
     if len(seeds) != group.size:
         raise ConfigError(f"a group of {group.size} networks needs {group.size} seeds, got {len(seeds)}")
     torch.manual_seed(seeds[0])  # dropout masks draw from the global generator
-    device = parameter_device(group)
+    device = module_device(group)
     images, labels = images.to(device), labels.to(device)
     samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in seeds]
 
@@ -142,10 +142,6 @@ def train_group(
         return batch.contiguous(memory_format=torch.channels_last), labels[index].T  # labels: K, B
 
     return _caffe_sgd_loop(group, spec, next_batch, spec.batch_size * group.size, log, 0, members=group.size)
-
-
-def parameter_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _caffe_sgd_loop(
@@ -163,32 +159,54 @@ def _caffe_sgd_loop(
     # channels_last roughly doubles LeNet's CPU throughput (measured in bench/).
     model.to(memory_format=torch.channels_last).train()
     optimizer = CaffeSGD(model, spec)
-    started = time.perf_counter()
-    progress = Progress("iteration", spec.iterations, log)
-    # Summed on the device and read at log points only: .item() every step would stall a GPU.
-    running_loss = torch.zeros((), device=parameter_device(model))
-    for step in range(spec.iterations):
+
+    def step(iteration: int) -> tuple[torch.Tensor, float]:
         batch, batch_labels = next_batch()
         log_probs = model(batch)
         # Summed over members, averaged over the batch: each member's gradient is its own mean loss's.
         loss = F.nll_loss(log_probs.flatten(0, -2), batch_labels.flatten(), reduction="sum") / batch_labels.shape[-1]
         optimizer.zero_grad()
         loss.backward()
-        optimizer.step(spec.learning_rate(start_iteration + step))
+        lr = spec.learning_rate(start_iteration + iteration)
+        optimizer.step(lr)
+        return loss, lr
+
+    return training_loop(model, step, spec.iterations, spec.log_every, images_per_step, log, members)
+
+
+def training_loop(
+    model: nn.Module,
+    step: Callable[[int], tuple[torch.Tensor, float]],
+    iterations: int,
+    log_every: int,
+    images_per_step: int,
+    log: Callable[[str], None],
+    members: int = 1,
+) -> dict[str, float]:
+    """Run ``step`` (iteration -> its loss and learning rate) ``iterations`` times, with a
+    progress line (mean loss per member since the last one, learning rate, throughput) every
+    ``log_every`` iterations and at the end; leaves ``model`` in eval mode and returns the
+    throughput and the final loss. Shared by the classifiers' and the DAE's training."""
+    started = time.perf_counter()
+    progress = Progress("iteration", iterations, log)
+    # Summed on the device and read at log points only: .item() every step would stall a GPU.
+    running_loss = torch.zeros((), device=module_device(model))
+    for iteration in range(iterations):
+        loss, lr = step(iteration)
         running_loss += loss.detach()
-        if (step + 1) % spec.log_every == 0 or step + 1 == spec.iterations:
-            count = (step + 1) % spec.log_every or spec.log_every
-            lr = spec.learning_rate(start_iteration + step)
+        if (iteration + 1) % log_every == 0 or iteration + 1 == iterations:
+            count = (iteration + 1) % log_every or log_every
             last_loss = running_loss.item() / count / members
-            progress.update(step + 1, training_note(last_loss, lr, (step + 1) * images_per_step, started), force=True)
+            note = training_note(last_loss, lr, (iteration + 1) * images_per_step, started)
+            progress.update(iteration + 1, note, force=True)
             running_loss.zero_()
         else:
-            progress.update(step + 1)  # a line every few seconds when steps are slow (PGD training)
+            progress.update(iteration + 1)  # a line every few seconds when steps are slow (PGD training)
     model.eval()
     elapsed = time.perf_counter() - started
     return {
         "train_seconds": elapsed,
-        "images_per_second": spec.iterations * images_per_step / elapsed,
+        "images_per_second": iterations * images_per_step / elapsed,
         "final_loss": last_loss,
     }
 
