@@ -28,20 +28,7 @@ from mnistrobust.config import StrongAttackSettings
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import LeNet, Stacked
 
-from model_support import random_set, seeded_lenet
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _linear_model(seed: int = 0, dtype=torch.float32) -> nn.Sequential:
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(1)).to(dtype)
-    with torch.no_grad():
-        model[1].weight.normal_(0.0, 0.1, generator=_gen(seed))
-        model[1].bias.normal_(0.0, 0.1, generator=_gen(seed + 1))
-    return model.eval()
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, linear_classifier, random_set, seeded_generator, seeded_lenet
 
 
 def _reference_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -70,7 +57,7 @@ def test_gradient_sign_matches_independent_autograd(batch_size):
 
 
 def test_input_gradient_on_linear_model_matches_analytic_gradient():
-    model = _linear_model(3, torch.float64)
+    model = linear_classifier(3, torch.float64)
     x, y = random_set(4, seed=3, dtype=torch.float64)
     weight = model[1].weight.detach()
     probs = torch.softmax(x.flatten(1) @ weight.T + model[1].bias.detach(), dim=1)
@@ -115,7 +102,7 @@ def test_input_gradient_does_not_touch_inputs_or_parameters():
 
 
 def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():
-    model, (x, y) = _linear_model(), random_set(4)
+    model, (x, y) = linear_classifier(), random_set(4)
     single, single_log_probs = input_gradient(model, x, y, 1)
     tripled, tripled_log_probs = input_gradient(model, x, y, 3)
     torch.testing.assert_close(tripled, 3 * single)
@@ -151,9 +138,9 @@ def test_project_onto_the_ball_then_into_the_unit_box():
 
 def test_random_start_is_seeded_inside_the_ball_and_the_box():
     clean, _ = random_set(8)
-    first = random_start(clean, 0.1, _gen(3))
-    assert torch.equal(first, random_start(clean, 0.1, _gen(3)))
-    assert not torch.equal(first, random_start(clean, 0.1, _gen(4)))
+    first = random_start(clean, 0.1, seeded_generator(3))
+    assert torch.equal(first, random_start(clean, 0.1, seeded_generator(3)))
+    assert not torch.equal(first, random_start(clean, 0.1, seeded_generator(4)))
     assert (first - clean).abs().max() <= 0.1 + 1e-6 and first.min() >= 0 and first.max() <= 1
     assert (first - clean).abs().mean() > 0.02  # it spreads over the ball, not a point
 
@@ -186,12 +173,10 @@ def test_margin_is_negative_exactly_when_misclassified():
 
 
 def test_fixed_examples_outcome_scores_each_eps_row():
-    model = _linear_model(4)
-    x, _ = random_set(6, seed=4)
-    with torch.no_grad():
-        y = model(x).argmax(1)
+    model = linear_classifier(4)
+    x, y = labelled_by(model, 6, seed=4)
     eps = [0.05, 0.5]
-    examples = torch.stack([clip_unit(x + e * torch.randn(x.shape, generator=_gen(k))) for k, e in enumerate(eps)])
+    examples = torch.stack([clip_unit(x + e * torch.randn(x.shape, generator=seeded_generator(k))) for k, e in enumerate(eps)])
     outcome = fixed_examples_outcome(model, x, y, examples, eps, batch_size=4)
     assert outcome.eps == eps and outcome.fooled.shape == (2, 6) and outcome.abs_change.shape == (2, 6)
     for k in range(2):
@@ -203,19 +188,13 @@ def test_fixed_examples_outcome_scores_each_eps_row():
 
 
 def test_the_registry_builds_every_strong_attack_from_the_settings():
+    # The values checked below, spelled out; seed 7 is not the section's 0.
     section = {
-        "test_images": 24,
-        "eps": [0.1, 0.2],
-        "sanity_eps": 1.0,
-        "sanity_min_error": 0.95,
+        **STRONG_ATTACKS_SECTION,
         "attacks": ["fgsm", "pgd", "eot_pgd", "square", "transfer"],
-        "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
-        "square": {"queries": 30, "p_init": 0.3},
-        "eot_samples": 3,
-        "transfer_sources": ["lenet"],
-        "flag_tolerance_pct": 1.0,
         "seed": 7,
         "batch_size": 10,
+        "eot_samples": 3,
     }
     settings = StrongAttackSettings.from_config(section)
     built = {name: build(settings, print) for name, build in STRONG_ATTACKS.items()}

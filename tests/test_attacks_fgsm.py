@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from mnistrobust.attacks import FGSM, Eq3
 from mnistrobust.attacks.core import absolute_change, distortion, gradient_sign, total_absolute_change
 from mnistrobust.nets.models import LeNet
 
-from model_support import random_set, seeded_lenet
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _linear_model(seed: int = 0, dtype=torch.float32) -> nn.Sequential:
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(1)).to(dtype)
-    with torch.no_grad():
-        model[1].weight.normal_(0.0, 0.1, generator=_gen(seed))
-        model[1].bias.normal_(0.0, 0.1, generator=_gen(seed + 1))
-    return model.eval()
+from model_support import linear_classifier, random_set, seeded_generator, seeded_lenet
 
 
 def _dist(perturbed: torch.Tensor, clean: torch.Tensor) -> float:
@@ -38,7 +24,7 @@ def _dist(perturbed: torch.Tensor, clean: torch.Tensor) -> float:
 
 def test_perturb_unclipped_moves_each_nonzero_sign_pixel_by_exactly_eps():
     x, _ = random_set(6, low=0.3, high=0.7)
-    sign = torch.randint(-1, 2, x.shape, generator=_gen(1), dtype=torch.int8)
+    sign = torch.randint(-1, 2, x.shape, generator=seeded_generator(1), dtype=torch.int8)
     assert (sign == 0).any() and (sign != 0).any()
     eps = 0.1
     out = FGSM.perturb(x, sign, eps)
@@ -52,13 +38,13 @@ def test_perturb_unclipped_moves_each_nonzero_sign_pixel_by_exactly_eps():
 
 def test_perturb_all_nonzero_gives_distortion_eps():
     x, _ = random_set(4, low=0.3, high=0.7)
-    sign = torch.where(torch.rand(x.shape, generator=_gen(2)) < 0.5, -1, 1).to(torch.int8)
+    sign = torch.where(torch.rand(x.shape, generator=seeded_generator(2)) < 0.5, -1, 1).to(torch.int8)
     assert _dist(FGSM.perturb(x, sign, 0.1), x) == pytest.approx(0.1, abs=1e-6)
 
 
 def test_perturb_with_clipping_stays_in_unit_range():
     x, _ = random_set(6)
-    sign = torch.randint(-1, 2, x.shape, generator=_gen(4), dtype=torch.int8)
+    sign = torch.randint(-1, 2, x.shape, generator=seeded_generator(4), dtype=torch.int8)
     eps = 0.3
     out = FGSM.perturb(x, sign, eps)
     assert out.min().item() >= 0.0 and out.max().item() <= 1.0
@@ -80,7 +66,7 @@ def test_sign_map_is_the_gradient_sign():
 
 
 def test_fgsm_raises_the_loss():
-    model = _linear_model(0)
+    model = linear_classifier(0)
     x, y = random_set(16, low=0.2, high=0.8)
     clean = F.nll_loss(model(x), y).item()
     adversarial = F.nll_loss(model(FGSM.perturb(x, gradient_sign(model, x, y), 0.05)), y).item()
@@ -88,7 +74,7 @@ def test_fgsm_raises_the_loss():
 
 
 def test_outcome_scores_eq1_examples_of_the_attacked_network_on_the_scored_one():
-    scored, attacked = _linear_model(1), _linear_model(2)
+    scored, attacked = linear_classifier(1), linear_classifier(2)
     x, _ = random_set(10, seed=1, low=0.2, high=0.8)
     with torch.no_grad():
         y = scored(x).argmax(1)  # clean error 0 on the scored network
@@ -112,7 +98,7 @@ def test_outcome_scores_eq1_examples_of_the_attacked_network_on_the_scored_one()
 
 @pytest.mark.parametrize("eps, c", [(0.1, 0.5), (0.05, 2.0), (0.2, 0.0)])
 def test_eq3_matches_hand_computation_on_linear_model(eps, c):
-    model = _linear_model(7, torch.float64)
+    model = linear_classifier(7, torch.float64)
     x, y = random_set(6, seed=7, dtype=torch.float64)
     weight = model[1].weight.detach()
     bias = model[1].bias.detach()

@@ -16,23 +16,7 @@ from mnistrobust.errors import ConfigError
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import LeNet, Stacked
 
-from model_support import random_set
-
-
-def _linear(seed: int = 0) -> nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(1))
-    with torch.no_grad():
-        model[1].weight.copy_(0.05 * torch.randn(10, 784, generator=generator))
-        model[1].bias.zero_()
-    return model.eval()
-
-
-def _labelled(model, n: int = 24, seed: int = 0):
-    """Random images labelled by the model itself: clean error 0, so every error is the attack's."""
-    x, _ = random_set(n, seed)
-    with torch.no_grad():
-        return x, model(x).argmax(1)
+from model_support import labelled_by, random_set, zero_bias_linear_classifier
 
 
 def _naive_pgd_fooled(model, x, y, eps, steps, step):
@@ -49,8 +33,8 @@ def _naive_pgd_fooled(model, x, y, eps, steps, step):
 
 
 def test_batched_pgd_with_early_exit_matches_textbook_pgd_per_eps():
-    model = _linear(1)
-    x, y = _labelled(model, seed=1)
+    model = zero_bias_linear_classifier(1)
+    x, y = labelled_by(model, seed=1)
     settings = PGDSettings(steps=8, restarts=1, random_start=False)
     eps = [0.001, 0.003, 0.01]
     outcome = PGD(settings, batch_size=7).white_box_outcome(model, x, y, eps)  # chunks split images' eps rows
@@ -63,8 +47,8 @@ def test_batched_pgd_with_early_exit_matches_textbook_pgd_per_eps():
 
 
 def test_white_box_outcome_is_what_outcome_runs_when_the_attacked_network_is_the_scored_one():
-    model = _linear(1)
-    x, y = _labelled(model, seed=1)
+    model = zero_bias_linear_classifier(1)
+    x, y = labelled_by(model, seed=1)
     attack = PGD(PGDSettings(steps=5, restarts=2), seed=4, batch_size=10)
     first = attack.outcome(model, model, x, y, [0.002, 0.005])
     second = attack.white_box_outcome(model, x, y, [0.002, 0.005])
@@ -72,8 +56,8 @@ def test_white_box_outcome_is_what_outcome_runs_when_the_attacked_network_is_the
 
 
 def test_restarts_and_random_start_never_lose_successes():
-    model = _linear(1)
-    x, y = _labelled(model, seed=1)
+    model = zero_bias_linear_classifier(1)
+    x, y = labelled_by(model, seed=1)
     one = PGD(PGDSettings(steps=5, restarts=1), seed=3).white_box_outcome(model, x, y, [0.002, 0.005])
     three = PGD(PGDSettings(steps=5, restarts=3), seed=3).white_box_outcome(model, x, y, [0.002, 0.005])
     assert torch.all(three.fooled >= one.fooled)  # restart 1 is the same draw, later ones only add
@@ -105,8 +89,8 @@ def test_pgd_examples_restore_training_mode_and_repeat_from_the_generator():
 
 
 def test_example_sets_are_full_length_examples_at_every_eps():
-    model = _linear(3)
-    x, y = _labelled(model, n=10, seed=3)
+    model = zero_bias_linear_classifier(3)
+    x, y = labelled_by(model, n=10, seed=3)
     eps = [0.01, 0.05]
     attack = PGD(PGDSettings(steps=4, restarts=1), seed=2, batch_size=4)
     sets = attack.example_sets(model, x, y, eps)
@@ -119,9 +103,9 @@ def test_example_sets_are_full_length_examples_at_every_eps():
 
 
 def test_oblivious_outcome_scores_the_attacked_networks_examples_on_the_method():
-    classifier = _linear(5)
+    classifier = zero_bias_linear_classifier(5)
     method = nn.Sequential(LowPassFilter(3, 1.3), classifier).eval()
-    x, y = _labelled(method, n=12, seed=5)
+    x, y = labelled_by(method, n=12, seed=5)
     eps = [0.02, 0.1]
     attack = PGD(PGDSettings(steps=4, restarts=2), seed=1, batch_size=5)
     outcome = attack.outcome(method, classifier, x, y, eps)
@@ -131,8 +115,8 @@ def test_oblivious_outcome_scores_the_attacked_networks_examples_on_the_method()
 
 
 def test_pgd_is_at_least_as_strong_as_fgsm_on_a_linear_model():
-    model = _linear(2)
-    x, y = _labelled(model, seed=2)
+    model = zero_bias_linear_classifier(2)
+    x, y = labelled_by(model, seed=2)
     eps = [0.001, 0.003, 0.01]
     fgsm = FGSM().outcome(model, model, x, y, eps)
     pgd = PGD(PGDSettings(steps=10, restarts=1, random_start=False)).white_box_outcome(model, x, y, eps)
@@ -164,6 +148,6 @@ def test_eot_pgd_keeps_forward_batches_within_batch_size_images():
 
 def test_bad_eps_is_refused():
     with pytest.raises(ConfigError, match="eps must be positive"):
-        PGD(PGDSettings(steps=1, restarts=1)).white_box_outcome(_linear(), *random_set(2), [-0.1])
+        PGD(PGDSettings(steps=1, restarts=1)).white_box_outcome(zero_bias_linear_classifier(), *random_set(2), [-0.1])
     with pytest.raises(ConfigError, match="attack eps must be positive, got 0.0"):
-        PGD(PGDSettings(steps=1, restarts=1)).examples(_linear(), *random_set(2), 0.0)
+        PGD(PGDSettings(steps=1, restarts=1)).examples(zero_bias_linear_classifier(), *random_set(2), 0.0)

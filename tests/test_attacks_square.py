@@ -8,19 +8,12 @@ import torch
 from mnistrobust.attacks import Square
 from mnistrobust.config import SquareSettings
 
-from model_support import random_set, seeded_lenet
-
-
-def _labelled(model, n: int = 24, seed: int = 0):
-    """Random images labelled by the model itself: clean error 0, so every error is the attack's."""
-    x, _ = random_set(n, seed)
-    with torch.no_grad():
-        return x, model(x).argmax(1)
+from model_support import labelled_by, seeded_lenet
 
 
 def test_square_stays_in_the_ball_is_seeded_and_gains_with_queries():
     model = seeded_lenet(0)
-    x, y = _labelled(model, n=16, seed=5)
+    x, y = labelled_by(model, n=16, seed=5)
     eps = [0.05, 0.1, 0.3]
     few = Square(SquareSettings(queries=5), seed=1, batch_size=20).outcome(model, model, x, y, eps)
     many = Square(SquareSettings(queries=60), seed=1, batch_size=20).outcome(model, model, x, y, eps)
@@ -34,7 +27,7 @@ def test_square_stays_in_the_ball_is_seeded_and_gains_with_queries():
 
 def test_square_queries_the_scored_network_only():
     model = seeded_lenet(0)
-    x, y = _labelled(model, n=8, seed=6)
+    x, y = labelled_by(model, n=8, seed=6)
 
     class Untouchable(torch.nn.Module):
         def forward(self, x):

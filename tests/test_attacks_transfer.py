@@ -7,16 +7,14 @@ import torch
 from mnistrobust.attacks import Transfer
 from mnistrobust.attacks.core import absolute_change
 
-from model_support import random_set, seeded_lenet
+from model_support import labelled_by, seeded_generator, seeded_lenet
 
 
 def test_transfer_scores_the_stored_examples_on_the_scored_network():
     model = seeded_lenet(3)
-    x, _ = random_set(6, seed=3)
-    with torch.no_grad():
-        y = model(x).argmax(1)
+    x, y = labelled_by(model, 6, seed=3)
     eps = [0.1, 0.5]
-    examples = torch.stack([(x + e * torch.randn(x.shape, generator=torch.Generator().manual_seed(k)).sign()).clamp(0, 1) for k, e in enumerate(eps)])
+    examples = torch.stack([(x + e * torch.randn(x.shape, generator=seeded_generator(k)).sign()).clamp(0, 1) for k, e in enumerate(eps)])
     outcome = Transfer("lenet", examples, batch_size=4).outcome(model, None, x, y, eps)
     for k in range(len(eps)):
         with torch.no_grad():

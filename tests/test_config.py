@@ -37,24 +37,10 @@ from mnistrobust.config import (
 )
 from mnistrobust.errors import ConfigError
 
+from model_support import MODELS_SECTION, STRONG_ATTACKS_SECTION
+
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
-
-# config strong_attacks without 'enabled' and 'reference': what the jobs get.
-STRONG = {
-    "test_images": 24,
-    "eps": [0.1, 0.2, 0.3],
-    "sanity_eps": 1.0,
-    "sanity_min_error": 0.95,
-    "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
-    "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
-    "square": {"queries": 30, "p_init": 0.3},
-    "eot_samples": 3,
-    "transfer_sources": ["lenet"],
-    "flag_tolerance_pct": 1.0,
-    "seed": 0,
-    "batch_size": 10,
-}
 
 
 def default_config() -> dict:
@@ -121,15 +107,8 @@ def test_good_method_specs_pass():
     check_method("m", {"members": ["a"]}, LOWPASS, "gaussian")  # preprocess defaults to none
 
 
-MODELS = {
-    "a": {"arch": "lenet", "seed": 1, "iterations": 10, "dropout": {}},
-    "b": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
-    "c": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
-    "d": {"arch": "lenet", "seed": 4, "iterations": 20, "dropout": {}},
-    "e": {"arch": "lenet", "seed": 5, "iterations": 10, "dropout": {"input": 0.2}},
-}
-
-
+# MODELS_SECTION: a and b can train as one group; c repeats b's seed, d and e differ from a in
+# iterations and dropout.
 @pytest.mark.parametrize(
     "groups, message",
     [
@@ -142,12 +121,12 @@ MODELS = {
 )
 def test_training_group_config_errors_name_the_problem(groups, message):
     with pytest.raises(ConfigError, match=message):
-        check_training_groups(groups, MODELS)
+        check_training_groups(groups, MODELS_SECTION)
 
 
 def test_a_valid_training_group_passes():
-    check_training_groups({"g": ["a", "b"]}, MODELS)
-    check_training_groups({}, MODELS)
+    check_training_groups({"g": ["a", "b"]}, MODELS_SECTION)
+    check_training_groups({}, MODELS_SECTION)
 
 
 def test_member_checkpoints_and_method_specs_of_the_default_config():
@@ -180,7 +159,7 @@ def test_square_schedule_shrinks_the_patch_from_p_init_to_one_pixel():
 
 
 def test_strong_attack_settings_from_config():
-    settings = StrongAttackSettings.from_config({**STRONG, "eps": [0.3, 0.1, 0.2]})
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "eps": [0.3, 0.1, 0.2]})
     assert settings.eps == (0.1, 0.2, 0.3)  # ascending
     assert settings.all_eps == [0.1, 0.2, 0.3, 1.0]
     assert settings.pgd == PGDSettings(steps=6, restarts=2, relative_step_size=2.5)
@@ -207,13 +186,13 @@ def test_strong_attack_settings_from_config():
 )
 def test_bad_attack_parameters_raise_config_error(change, message):
     with pytest.raises(ConfigError) as error:
-        StrongAttackSettings.from_config({**STRONG, **change})
+        StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, **change})
     assert message in str(error.value)
 
 
 def test_strong_attack_settings_name_a_missing_setting():
     with pytest.raises(ConfigError, match="strong_attacks lacks setting 'seed'"):
-        StrongAttackSettings.from_config({key: value for key, value in STRONG.items() if key != "seed"})
+        StrongAttackSettings.from_config({key: value for key, value in STRONG_ATTACKS_SECTION.items() if key != "seed"})
 
 
 def test_eps_and_attack_name_checks():

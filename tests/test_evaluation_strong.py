@@ -15,42 +15,10 @@ from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Stacked
 from mnistrobust.reports.strong import RESULT_COLUMNS, check_flags
 
-from model_support import random_set
-
-SETTINGS = {
-    "test_images": 24,
-    "eps": [0.1, 0.2, 0.3],
-    "sanity_eps": 1.0,
-    "sanity_min_error": 0.95,
-    "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
-    "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
-    "square": {"queries": 30, "p_init": 0.3},
-    "eot_samples": 3,
-    "transfer_sources": ["lenet"],
-    "flag_tolerance_pct": 1.0,
-    "seed": 0,
-    "batch_size": 10,
-}
-
-
-def _linear(seed: int = 0) -> nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.LogSoftmax(1))
-    with torch.no_grad():
-        model[1].weight.copy_(0.05 * torch.randn(10, 784, generator=generator))
-        model[1].bias.zero_()
-    return model.eval()
-
-
-def _labelled(model, n: int = 24, seed: int = 0):
-    """Random images labelled by the model itself: clean error 0, so every error is the attack's."""
-    x, _ = random_set(n, seed)
-    with torch.no_grad():
-        return x, model(x).argmax(1)
-
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, random_set, zero_bias_linear_classifier
 
 def test_attack_plan_follows_the_method():
-    settings = StrongAttackSettings.from_config(SETTINGS)
+    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
     plain = attack_plan(settings, has_preprocess=False, randomized=False, method="lenet")
     assert [planned.label for planned in plain] == ["fgsm", "pgd"]
     lowpass = attack_plan(settings, has_preprocess=True, randomized=True, method="lowpass5_lenet")
@@ -66,7 +34,7 @@ def test_attack_plan_follows_the_method():
         PlannedAttack("transfer_lenet", "transfer", source="lenet"),
     ]
     assert all(planned.threat == "end_to_end" for planned in plain) and all(planned.source is None for planned in plain)
-    with_square = StrongAttackSettings.from_config({**SETTINGS, "attacks": ["pgd", "square"]})
+    with_square = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "square"]})
     assert [p.label for p in attack_plan(with_square, has_preprocess=False, randomized=False, method="lenet")] == ["pgd", "square"]
     # EOT only against a randomized defense.
     deterministic = attack_plan(settings, has_preprocess=True, randomized=False, method="lowpass5_lenet")
@@ -81,12 +49,12 @@ class _Binarize(nn.Module):
 
 
 def test_square_sees_through_masked_gradients_and_the_flag_says_so():
-    masked = nn.Sequential(_Binarize(), _linear(6)).eval()
-    x, y = _labelled(masked, n=24, seed=6)
+    masked = nn.Sequential(_Binarize(), zero_bias_linear_classifier(6)).eval()
+    x, y = labelled_by(masked, n=24, seed=6)
     x = 0.5 + (x - 0.5) * 0.4  # every pixel within 0.2 of the rounding threshold
     y = masked(x).argmax(1)
     settings = StrongAttackSettings.from_config(
-        {**SETTINGS, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
+        {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
     )
     table = evaluate_networks("masked", masked, None, x, y, settings, {}, log=lambda _: None)
     errors = table[table["eps"] == 0.25].set_index("attack")["error"]
@@ -97,10 +65,10 @@ def test_square_sees_through_masked_gradients_and_the_flag_says_so():
 
 def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
     torch.manual_seed(0)
-    network = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.1, seed=0), _linear(3)).eval()
+    network = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.1, seed=0), zero_bias_linear_classifier(3)).eval()
     oblivious = network.classifier
     x, y = random_set(24, seed=4)
-    settings = StrongAttackSettings.from_config(SETTINGS)
+    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
     transfer = {"lenet": torch.stack([(x + e * torch.randn_like(x).sign()).clamp(0, 1) for e in settings.all_eps])}
     table = evaluate_networks("lp", network, oblivious, x, y, settings, transfer, log=lambda _: None)
     assert set(table["attack"]) == {"clean", "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "eot_pgd", "transfer_lenet", "robust"}
@@ -116,9 +84,9 @@ def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
 
 
 def test_evaluate_networks_rows_are_tidy_and_the_robust_error_is_the_union():
-    model = _linear(7)
-    x, y = _labelled(model, n=12, seed=7)
-    settings = StrongAttackSettings.from_config({**SETTINGS, "attacks": ["fgsm", "pgd"], "eps": [0.002, 0.01]})
+    model = zero_bias_linear_classifier(7)
+    x, y = labelled_by(model, n=12, seed=7)
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["fgsm", "pgd"], "eps": [0.002, 0.01]})
     lines: list[str] = []
     table = evaluate_networks("lenet", model, None, x, y, settings, {}, log=lines.append)
     assert list(table.columns) == RESULT_COLUMNS
@@ -138,9 +106,9 @@ def test_evaluate_networks_rows_are_tidy_and_the_robust_error_is_the_union():
 
 
 def test_transfer_examples_are_the_full_length_pgd_examples_of_the_source():
-    source = _linear(8)
-    x, y = _labelled(source, n=10, seed=8)
-    settings = StrongAttackSettings.from_config({**SETTINGS, "eps": [0.01, 0.05], "batch_size": 4})
+    source = zero_bias_linear_classifier(8)
+    x, y = labelled_by(source, n=10, seed=8)
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "eps": [0.01, 0.05], "batch_size": 4})
     lines: list[str] = []
     examples = transfer_examples(source, x, y, settings, "lenet", log=lines.append)
     assert examples.shape == (3, 10, 1, 28, 28)  # eps 0.01, 0.05 and the sanity eps

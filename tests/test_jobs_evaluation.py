@@ -9,11 +9,10 @@ import pytest
 from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.evaluation.sweeps import noise_strengths, sweep
-from mnistrobust.io.checkpoints import save_checkpoint
 from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.jobs.evaluation import lowpass_calibration, run_sweep
 
-from model_support import seeded_lenet
+from model_support import lenet_checkpoint, quiet, seeded_lenet
 
 LOWPASS = {
     "filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}],
@@ -27,25 +26,20 @@ SPEC = {"preprocess": "none", "members": ["lenet"]}
 IMAGES = 40
 
 
-def _quiet(_message: str) -> None:
-    pass
-
-
 @pytest.fixture
 def checkpoint(tmp_path):
-    path = tmp_path / "lenet.pt"
-    save_checkpoint(path, seeded_lenet(1), {"name": "lenet", "arch": "lenet", "dropout": {}, "seed": 1})
-    return str(path)
+    """seeded_lenet(1) saved as the checkpoint of the model 'lenet'."""
+    return lenet_checkpoint(tmp_path, seed=1)
 
 
 def test_gaussian_sweep_job_writes_the_curve_of_the_method(mnist_h5_file, tmp_path, checkpoint):
     output = tmp_path / "sweeps" / "lenet" / "gaussian.csv"
-    curve = run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", EVALUATION, IMAGES, str(output), log=_quiet)
+    curve = run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", EVALUATION, IMAGES, str(output), log=quiet)
     written = pd.read_csv(output)
     assert list(written.columns) == ["model", "noise", "level", "strength", "dist", "error"]
     assert (written["model"] == "lenet").all() and (written["noise"] == "gaussian").all()
     images, labels = load_split(mnist_h5_file, "test", limit=IMAGES)
-    expected = sweep(seeded_lenet(1), images, labels, "gaussian", noise_strengths(1.0, 4), seed=0, batch_size=16, log=_quiet)
+    expected = sweep(seeded_lenet(1), images, labels, "gaussian", noise_strengths(1.0, 4), seed=0, batch_size=16, log=quiet)
     pd.testing.assert_frame_equal(curve.drop(columns=["model", "noise"]), expected)
     pd.testing.assert_frame_equal(written.drop(columns=["model", "noise"]), expected, check_exact=False, rtol=1e-5)
 
@@ -53,17 +47,17 @@ def test_gaussian_sweep_job_writes_the_curve_of_the_method(mnist_h5_file, tmp_pa
 def test_fgsm_sweep_job_reads_the_sign_map_of_its_threat_model(mnist_h5_file, tmp_path, checkpoint):
     data = str(mnist_h5_file)
     sign_map = tmp_path / "fgsm_sign.h5"
-    make_sign_map(data, "lenet", SPEC, [checkpoint], LOWPASS, "end_to_end", str(sign_map), IMAGES, log=_quiet)
+    make_sign_map(data, "lenet", SPEC, [checkpoint], LOWPASS, "end_to_end", str(sign_map), IMAGES, log=quiet)
     output = tmp_path / "fgsm.csv"
-    curve = run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, IMAGES, str(output), sign_map=str(sign_map), log=_quiet)
+    curve = run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, IMAGES, str(output), sign_map=str(sign_map), log=quiet)
     assert curve["dist"].iloc[0] == 0 and curve["dist"].iloc[-1] > 0.1
     assert curve["error"].iloc[-1] > curve["error"].iloc[0]
     # The sign map of another threat model, or of another test set size, is refused.
     oblivious = {"preprocess": "lowpass3", "members": ["lenet"]}
     with pytest.raises(DataError, match="made with model='lenet', expected 'lowpass3_lenet'"):
-        run_sweep(data, "lowpass3_lenet", oblivious, [checkpoint], LOWPASS, "fgsm_oblivious", EVALUATION, IMAGES, str(tmp_path / "o.csv"), sign_map=str(sign_map), log=_quiet)
+        run_sweep(data, "lowpass3_lenet", oblivious, [checkpoint], LOWPASS, "fgsm_oblivious", EVALUATION, IMAGES, str(tmp_path / "o.csv"), sign_map=str(sign_map), log=quiet)
     with pytest.raises(DataError, match="made with images=40, expected 20"):
-        run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, 20, str(tmp_path / "f.csv"), sign_map=str(sign_map), log=_quiet)
+        run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, 20, str(tmp_path / "f.csv"), sign_map=str(sign_map), log=quiet)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "f.csv").exists()
 
 
@@ -71,13 +65,13 @@ def test_a_sweep_that_stays_below_min_max_dist_is_an_error_and_writes_nothing(mn
     weak = {**EVALUATION, "max_strength": {"gaussian": 0.05, "fgsm": 0.6}}
     output = tmp_path / "gaussian.csv"
     with pytest.raises(ConfigError, match="below min_max_dist 0.1; raise evaluation.max_strength.gaussian"):
-        run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", weak, IMAGES, str(output), log=_quiet)
+        run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", weak, IMAGES, str(output), log=quiet)
     assert not output.exists()
 
 
 def test_lowpass_calibration_job_writes_every_filter_at_every_sigma(mnist_h5_file, tmp_path, checkpoint):
     output = tmp_path / "tables" / "lowpass_clean_error.csv"
-    table = lowpass_calibration(str(mnist_h5_file), checkpoint, LOWPASS, IMAGES, str(output), log=_quiet)
+    table = lowpass_calibration(str(mnist_h5_file), checkpoint, LOWPASS, IMAGES, str(output), log=quiet)
     written = pd.read_csv(output)
     assert len(written) == len(table) == 4
     assert list(written["filter"]) == ["lowpass3", "lowpass3", "lowpass5", "lowpass5"]

@@ -55,31 +55,30 @@ def test_the_config_checks_import_from_src_with_the_standard_library_alone():
     assert loaded.strip() == "[]"
 
 
+def _torch_threads_in_a_one_thread_job(log_path: Path, torch_loaded_before_the_job: bool) -> str:
+    """What torch.get_num_threads() prints inside ``job(log_path, 1)`` in a fresh Python, with
+    torch imported before the job starts or only inside it."""
+    before, inside = ("import torch", "") if torch_loaded_before_the_job else ("", "import torch")
+    return _run(
+        f"""
+        {before}
+        from mnistrobust.jobs.runtime import job
+        with job({str(log_path)!r}, 1) as log:
+            {inside}
+            print(torch.get_num_threads())
+        """
+    ).strip()
+
+
 def test_a_job_that_loads_torch_late_still_gets_its_thread_count(tmp_path):
     # 1 thread: torch's own default is the core count (2 on the test VM, where it also
     # reported 2 for OMP_NUM_THREADS=3), so 1 is what tells the setting took effect.
-    out = _run(
-        f"""
-        from mnistrobust.jobs.runtime import job
-        with job({str(tmp_path / "job.log")!r}, 1) as log:
-            import torch
-            print(torch.get_num_threads())
-        """
-    )
-    assert out.strip() == "1"
+    assert _torch_threads_in_a_one_thread_job(tmp_path / "job.log", torch_loaded_before_the_job=False) == "1"
     assert "1 thread(s), without torch" in (tmp_path / "job.log").read_text()
 
 
 def test_a_job_with_torch_loaded_sets_its_threads_and_logs_the_version(tmp_path):
-    out = _run(
-        f"""
-        import torch
-        from mnistrobust.jobs.runtime import job
-        with job({str(tmp_path / "job.log")!r}, 1) as log:
-            print(torch.get_num_threads())
-        """
-    )
-    assert out.strip() == "1"
+    assert _torch_threads_in_a_one_thread_job(tmp_path / "job.log", torch_loaded_before_the_job=True) == "1"
     log = (tmp_path / "job.log").read_text()
     assert "torch 2." in log and "1 thread(s)" in log and "done" in log
 

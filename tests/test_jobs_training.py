@@ -23,16 +23,7 @@ from mnistrobust.nets.defenses import DenoisingAutoencoder
 from mnistrobust.nets.models import LeNet
 from mnistrobust.training.adversarial import AdversarialSpec, generate_pool
 
-from model_support import seeded_lenet
-
-
-MODELS = {
-    "a": {"arch": "lenet", "seed": 1, "iterations": 10, "dropout": {}},
-    "b": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
-    "c": {"arch": "lenet", "seed": 2, "iterations": 10, "dropout": {}},
-    "d": {"arch": "lenet", "seed": 4, "iterations": 20, "dropout": {}},
-    "e": {"arch": "lenet", "seed": 5, "iterations": 10, "dropout": {"input": 0.2}},
-}
+from model_support import MODELS_SECTION, quiet, seeded_lenet
 
 
 def test_group_checkpoints_on_the_cpu_are_the_checkpoints_train_model_makes(mnist_h5_file, tmp_path):
@@ -40,14 +31,14 @@ def test_group_checkpoints_on_the_cpu_are_the_checkpoints_train_model_makes(mnis
     names = ["a", "b"]
     paths = {name: str(tmp_path / f"{name}.pt") for name in names}
     solver = {"batch_size": 32, "log_every": 5}
-    quiet = {"train_images": 512, "test_images": 200, "log": lambda _: None}
-    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **quiet)
+    quietly = {"train_images": 512, "test_images": 200, "log": quiet}
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, solver, **quietly)
     alone = tmp_path / "b_alone.pt"
-    train_checkpoint(str(mnist_h5_file), str(alone), "b", MODELS["b"], solver, **quiet)
+    train_checkpoint(str(mnist_h5_file), str(alone), "b", MODELS_SECTION["b"], solver, **quietly)
     for name in names:
         model, meta = load_model(paths[name])
         assert isinstance(model, LeNet)
-        assert meta["seed"] == MODELS[name]["seed"] and meta["trained_in_group_of"] == 2
+        assert meta["seed"] == MODELS_SECTION[name]["seed"] and meta["trained_in_group_of"] == 2
         assert meta["trained_as_grouped_network"] is False
         assert meta["solver"]["iterations"] == 10 and 0.0 <= meta["metrics"]["clean_test_error"] <= 1.0
     reference, _ = load_model(alone)
@@ -74,17 +65,17 @@ def test_an_interrupted_group_job_trains_only_the_members_it_had_not_finished(mn
     solver = {"batch_size": 32, "log_every": 5}
     sizes = {"train_images": 512, "test_images": 200}
     with pytest.raises(Interrupt):
-        train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **sizes, log=interrupt_at("training b"))
+        train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, solver, **sizes, log=interrupt_at("training b"))
     assert not any((tmp_path / f"{name}.pt").exists() for name in names)  # no output looks finished
     assert (tmp_path / "unfinished" / "a.pt").is_file()
 
     lines: list[str] = []
-    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, solver, **sizes, log=lines.append)
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, solver, **sizes, log=lines.append)
     assert "training a" not in lines and "training b" in lines
     assert any(line.startswith("a: kept from an interrupted run") for line in lines)
     assert not (tmp_path / "unfinished").exists()
     alone = tmp_path / "a_alone.pt"
-    train_checkpoint(str(mnist_h5_file), str(alone), "a", MODELS["a"], solver, **sizes, log=lambda _: None)
+    train_checkpoint(str(mnist_h5_file), str(alone), "a", MODELS_SECTION["a"], solver, **sizes, log=lambda _: None)
     reference, _ = load_model(alone)
     resumed, meta = load_model(paths["a"])
     assert meta["trained_in_group_of"] == 2 and 0.0 <= meta["metrics"]["clean_test_error"] <= 1.0
@@ -99,12 +90,12 @@ def test_a_kept_member_made_otherwise_or_damaged_is_trained_again(mnist_h5_file,
     kept = tmp_path / "unfinished" / "a.pt"
     if spoil == "other_solver":
         with pytest.raises(Interrupt):
-            train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 16}, **sizes, log=interrupt_at("training b"))
+            train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, {"batch_size": 16}, **sizes, log=interrupt_at("training b"))
     else:
         kept.parent.mkdir()
         kept.write_bytes(b"not a checkpoint")
     lines: list[str] = []
-    train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 32}, **sizes, log=lines.append)
+    train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, {"batch_size": 32}, **sizes, log=lines.append)
     assert "training a" in lines
     assert any(line.startswith(f"not reusing {kept}") and reason in line for line in lines), lines
     assert load_model(paths["a"])[1]["solver"]["batch_size"] == 32
@@ -117,14 +108,14 @@ def test_unfinished_member_path_is_beside_the_outputs_but_not_one():
 def test_a_group_of_unknown_or_mismatched_models_is_refused_before_training(mnist_h5_file, tmp_path):
     paths = {name: str(tmp_path / f"{name}.pt") for name in ("a", "d")}
     with pytest.raises(ConfigError, match="share iterations and dropout"):
-        train_group_checkpoints(str(mnist_h5_file), paths, MODELS, {"batch_size": 32}, train_images=512, test_images=200, log=lambda _: None)
+        train_group_checkpoints(str(mnist_h5_file), paths, MODELS_SECTION, {"batch_size": 32}, train_images=512, test_images=200, log=lambda _: None)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_train_checkpoint_records_the_spec_and_the_clean_error(mnist_h5_file, tmp_path):
     path = tmp_path / "models" / "a.pt"
     lines: list[str] = []
-    metrics = train_checkpoint(str(mnist_h5_file), str(path), "a", MODELS["a"], {"batch_size": 32, "log_every": 5}, 512, 200, log=lines.append)
+    metrics = train_checkpoint(str(mnist_h5_file), str(path), "a", MODELS_SECTION["a"], {"batch_size": 32, "log_every": 5}, 512, 200, log=lines.append)
     model, meta = load_model(path)
     assert isinstance(model, LeNet)
     assert (meta["name"], meta["arch"], meta["seed"], meta["train_images"]) == ("a", "lenet", 1, 512)
@@ -152,10 +143,6 @@ SETTINGS = {"base_model": "lenet", "stages": 2, "iterations_per_stage": 5, "eps"
 SOLVER = {"batch_size": 16, "base_lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "lr_gamma": 1e-4, "lr_power": 0.75, "bias_lr_mult": 2.0, "log_every": 5}
 
 
-def _quiet(message: str) -> None:
-    pass
-
-
 @pytest.fixture
 def base_checkpoint(tmp_path):
     path = tmp_path / "lenet.pt"
@@ -165,15 +152,15 @@ def base_checkpoint(tmp_path):
 
 def test_make_pool_refuses_the_wrong_source_model(mnist_h5_file, tmp_path, base_checkpoint):
     with pytest.raises(DataError, match="stage 2 needs 'adv_stage1'"):
-        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool2.h5", 2, SETTINGS, train_images=20, log=_quiet)
+        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool2.h5", 2, SETTINGS, train_images=20, log=quiet)
     assert not (tmp_path / "pool2.h5").exists()
     with pytest.raises(ConfigError, match="stages are 1..2"):
-        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool3.h5", 3, SETTINGS, train_images=20, log=_quiet)
+        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool3.h5", 3, SETTINGS, train_images=20, log=quiet)
 
 
 def test_make_pool_stores_the_eq3_examples_with_what_made_them(mnist_h5_file, tmp_path, base_checkpoint):
     pool = tmp_path / "pool_stage1.h5"
-    make_pool(str(mnist_h5_file), base_checkpoint, pool, 1, SETTINGS, train_images=20, log=_quiet)
+    make_pool(str(mnist_h5_file), base_checkpoint, pool, 1, SETTINGS, train_images=20, log=quiet)
     images, labels = load_pool(pool, AdversarialSpec(**SETTINGS).pool_attrs(1))
     assert images.shape == (20, 1, 28, 28) and len(labels) == 20
     assert images.min() >= 0 and images.max() <= 1
@@ -185,9 +172,9 @@ def test_make_pool_stores_the_eq3_examples_with_what_made_them(mnist_h5_file, tm
 def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, base_checkpoint):
     data = str(mnist_h5_file)
     pool1 = tmp_path / "pool_stage1.h5"
-    make_pool(data, base_checkpoint, pool1, 1, SETTINGS, train_images=64, log=_quiet)
+    make_pool(data, base_checkpoint, pool1, 1, SETTINGS, train_images=64, log=quiet)
     stage1 = tmp_path / "stage1.pt"
-    common = {"settings": SETTINGS, "solver": SOLVER, "base_iterations": 100, "train_images": 64, "test_images": 50, "log": _quiet}
+    common = {"settings": SETTINGS, "solver": SOLVER, "base_iterations": 100, "train_images": 64, "test_images": 50, "log": quiet}
     train_stage(data, base_checkpoint, [pool1], stage1, stage=1, **common)
     meta = read_checkpoint(stage1)["meta"]
     assert (meta["name"], meta["stage"], meta["parent"], meta["start_iteration"]) == ("adv_stage1", 1, "lenet", 100)
@@ -199,7 +186,7 @@ def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, bas
     with pytest.raises(ConfigError, match="pools of stages 1..2"):
         train_stage(data, stage1, [pool1], tmp_path / "stage2.pt", stage=2, **common)
     pool2 = tmp_path / "pool_stage2.h5"
-    make_pool(data, stage1, pool2, 2, SETTINGS, train_images=64, log=_quiet)
+    make_pool(data, stage1, pool2, 2, SETTINGS, train_images=64, log=quiet)
     with pytest.raises(DataError, match="stage=2"):
         train_stage(data, stage1, [pool2, pool2], tmp_path / "stage2.pt", stage=2, **common)
     assert not (tmp_path / "stage2.pt").exists()

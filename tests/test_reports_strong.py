@@ -11,24 +11,10 @@ import pytest
 from mnistrobust.config import StrongAttackSettings
 from mnistrobust.reports.strong import RESULT_COLUMNS, ROBUST, check_flags, strong_table, table_title, to_markdown
 
-SETTINGS = {
-    "test_images": 24,
-    "eps": [0.1, 0.2, 0.3],
-    "sanity_eps": 1.0,
-    "sanity_min_error": 0.95,
-    "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
-    "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
-    "square": {"queries": 30, "p_init": 0.3},
-    "eot_samples": 3,
-    "transfer_sources": ["lenet"],
-    "flag_tolerance_pct": 1.0,
-    "seed": 0,
-    "batch_size": 10,
-}
-
+from model_support import STRONG_ATTACKS_SECTION
 
 def test_flags_name_each_failed_check():
-    settings = StrongAttackSettings.from_config(SETTINGS)
+    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
     assert check_flags({"fgsm": 0.5, "pgd": 0.6, "transfer_lenet": 0.55, "robust": 0.6}, 0.1, settings) == []
     flags = check_flags({"fgsm": 0.5, "pgd": 0.4, "eot_pgd": 0.3, "transfer_lenet": 0.7, "robust": 0.7}, 0.2, settings)
     assert flags == ["pgd weaker than fgsm", "transfer_lenet stronger than white-box", "eot_pgd weaker than pgd"]
@@ -53,7 +39,7 @@ def _tidy(method: str, clean: float, errors: dict[str, list[float]], eps=(0.1, 1
 
 
 def test_strong_table_joins_methods_one_row_per_eps_with_flags():
-    settings = StrongAttackSettings.from_config({**SETTINGS, "eps": [0.1]})
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "eps": [0.1]})
     results = {
         "No method": _tidy("lenet", 0.01, {"fgsm": [0.5, 1.0], "pgd": [0.6, 1.0], "robust": [0.6, 1.0]}),
         "Low-pass filter": _tidy(
@@ -79,7 +65,7 @@ def test_strong_table_joins_methods_one_row_per_eps_with_flags():
 
 
 def test_markdown_of_the_strong_table_has_a_title_and_formatted_cells():
-    settings = StrongAttackSettings.from_config({**SETTINGS, "eps": [0.1]})
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "eps": [0.1]})
     table = strong_table({"No method": _tidy("lenet", 0.01, {"fgsm": [0.5, 1.0], "pgd": [0.6, 1.0], "robust": [0.6, 1.0]})}, settings)
     text = to_markdown(table, "A title")
     lines = text.splitlines()
@@ -90,7 +76,7 @@ def test_markdown_of_the_strong_table_has_a_title_and_formatted_cells():
 
 
 def test_table_title_states_the_budget():
-    settings = StrongAttackSettings.from_config(SETTINGS)
+    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
     title = table_title(settings, "LeNet PGD-trained 4 iterations")
     assert title == (
         "Error (%) under stronger L-inf attacks, first 24 MNIST test images; PGD 6 steps x 2 restarts, "
