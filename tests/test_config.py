@@ -241,6 +241,12 @@ CONFIG_ERRORS = [
     ({"adversarial": {"stages": 0}}, "stages"),
     ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),
     ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "no preprocessing"),
+    # The key and the row are named: a threat model the row's method does not have.
+    ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "table2.rows[0] ('x')"),
+    (
+        {"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm"}, {"label": "x", "method": "dae_lenet", "noise": "fgsm"}]}},
+        "table2.rows repeats the label(s) ['x']",
+    ),
 ]
 
 

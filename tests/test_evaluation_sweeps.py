@@ -13,10 +13,18 @@ import torch
 
 from mnistrobust.attacks.core import gradient_sign
 from mnistrobust.errors import ConfigError
-from mnistrobust.evaluation.sweeps import clean_error, lowpass_clean_errors, noise_strengths, sweep
+from mnistrobust.data import load_split
+from mnistrobust.evaluation.sweeps import (
+    bisect_strength,
+    clean_error,
+    errors_at_dists,
+    lowpass_clean_errors,
+    noise_strengths,
+    sweep,
+)
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Stacked
-from mnistrobust.reports.curves import CURVE_COLUMNS
+from mnistrobust.reports.curves import CELL_COLUMNS, CURVE_COLUMNS
 
 from model_support import random_set, seeded_lenet
 
@@ -176,3 +184,45 @@ def test_lowpass_clean_errors_cover_every_filter_and_sigma():
     # Without noise the filter is deterministic: the error is that of the classifier behind it.
     expected = clean_error(Stacked(LowPassFilter(5, 1.3), seeded_lenet(9)), images, labels)
     assert table.loc[(table["filter"] == "lowpass5") & (table["noise_sigma"] == 0.0), "clean_error_pct"].item() == pytest.approx(100 * expected)
+
+
+# ------------------------------------------------------------------ Table 2 cells by bisection on dist
+
+
+@pytest.fixture(scope="module")
+def mnist_test_set(mnist_h5_file):
+    """500 real MNIST test digits (mostly black: clipping matters) with a LeNet's sign map."""
+    images, labels = load_split(mnist_h5_file, "test", limit=500)
+    return images, labels, gradient_sign(seeded_lenet(0), images, labels)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "fgsm"])
+def test_bisected_strength_moves_the_images_by_the_target_dist(mnist_test_set, noise):
+    images, labels, sign = mnist_test_set
+    model = seeded_lenet(0)
+    cells = errors_at_dists(model, images, labels, noise, [0.0, 0.1, 0.2], sign=sign, seed=3, batch_size=128, log=_quiet)
+    assert list(cells.columns) == CELL_COLUMNS
+    assert list(cells["target_dist"]) == [0.0, 0.1, 0.2]
+    assert cells["strength"].iloc[0] == 0.0
+    np.testing.assert_allclose(cells["dist"], cells["target_dist"], atol=1e-4)
+    assert cells["strength"].is_monotonic_increasing
+    # The cell's error is what the sweep code measures at that strength, with the same noise.
+    for row in cells.itertuples():
+        at_strength = sweep(model, images, labels, noise, [row.strength], sign, seed=3, batch_size=128, log=_quiet)
+        assert at_strength["error"].iloc[0] == row.error
+        assert at_strength["dist"].iloc[0] == pytest.approx(row.dist, abs=1e-9)
+
+
+def test_bisection_agrees_with_the_curve_within_its_interpolation(mnist_test_set):
+    images, labels, sign = mnist_test_set
+    curve = sweep(seeded_lenet(0), images, labels, "fgsm", noise_strengths(0.6, 61), sign, log=_quiet)
+    strength = bisect_strength(images, "fgsm", 0.1, sign)
+    assert strength == pytest.approx(np.interp(0.1, curve["dist"], curve["strength"]), abs=0.01)
+
+
+def test_bisection_of_an_unreachable_dist_or_without_sign_map_raises(mnist_test_set):
+    images, _, sign = mnist_test_set
+    with pytest.raises(ConfigError, match="cannot move these images by dist 0.9"):
+        bisect_strength(images, "fgsm", 0.9, sign)
+    with pytest.raises(ConfigError, match="sign map"):
+        bisect_strength(images, "fgsm", 0.1)

@@ -14,40 +14,37 @@ from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.io.hdf5 import save_sign_map
 from mnistrobust.jobs.reporting import error_curves_figure, figure1, write_table2
-from mnistrobust.reports.curves import CURVE_COLUMNS
-from mnistrobust.reports.tables import PAPER_DISTS, to_markdown
+from mnistrobust.reports.tables import PAPER_DISTS, TABLE2_COLUMNS, to_markdown
 
-from model_support import seeded_lenet
-
-
-def _curve(dist, error) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"level": np.arange(len(dist)), "strength": dist, "dist": dist, "error": error}, columns=CURVE_COLUMNS
-    )
-
-
-CURVES = {
-    "No method": _curve([0.0, 0.1, 0.3], [0.01, 0.5, 1.0]),
-    "Dropout": _curve([0.0, 0.05, 0.25], [0.02, 0.2, 0.6]),
-}
+from model_support import TABLE2_CURVES, error_curve, seeded_lenet
 
 
 def test_write_table2_writes_csv_and_markdown(tmp_path):
     paths = {}
-    for method, curve in CURVES.items():
+    for method, curve in TABLE2_CURVES.items():
         path = tmp_path / "curves" / f"{method.replace(' ', '_')}.csv"
         path.parent.mkdir(exist_ok=True)
         curve.to_csv(path, index=False)
         paths[method] = str(path)
     csv_path = tmp_path / "out" / "table2.csv"
     md_path = tmp_path / "out" / "table2.md"
-    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path))
+    cells = {}
+    for method in TABLE2_CURVES:
+        cells[method] = str(tmp_path / "curves" / f"{method.replace(' ', '_')}_cells.csv")
+        pd.DataFrame(
+            {"target_dist": PAPER_DISTS, "strength": [0.0, 0.2, 0.4], "dist": PAPER_DISTS, "error": [0.01, 0.7, 0.9]}
+        ).to_csv(cells[method], index=False)
+    attacks = {"No method": "fgsm", "Dropout": "fgsm_oblivious"}
+    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path), attacks, cells)
     assert sorted(os.listdir(tmp_path / "out")) == ["table2.csv", "table2.md"]
-    written = pd.read_csv(csv_path)
-    assert list(written.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
+    written = pd.read_csv(csv_path, keep_default_na=False)
+    assert list(written.columns) == TABLE2_COLUMNS
     assert len(written) == 6
     np.testing.assert_allclose(written["ours_pct"], table["ours_pct"], rtol=1e-3)
-    assert written["ours_pct"].iloc[2] == pytest.approx(75.0)
+    assert list(written["ours_pct"].iloc[:3]) == pytest.approx([1.0, 70.0, 90.0])  # measured cells
+    assert written["curve_pct"].iloc[2] == pytest.approx(75.0)  # the curve's reading
+    assert list(written["attack"]) == ["fgsm"] * 3 + ["fgsm_oblivious"] * 3
+    assert list(written["verdict"].iloc[:3]) == ["reproduced", "reproduced", "differs"]  # 0.17, 3.6, 6.1 points off
     assert md_path.read_text() == to_markdown(table)
 
 
@@ -73,7 +70,7 @@ def _write_curves(folder, curves: dict[str, pd.DataFrame]) -> dict[str, str]:
 
 
 def test_error_curves_figure_writes_the_configured_figure(tmp_path):
-    paths = _write_curves(tmp_path / "curves", CURVES)
+    paths = _write_curves(tmp_path / "curves", TABLE2_CURVES)
     specs = [{"label": "No method", "method": "lenet", "noise": "fgsm"}, {"label": "Dropout", "method": "lenet_all", "noise": "fgsm"}]
     output = tmp_path / "figures" / "fig3.png"
     error_curves_figure(specs, [paths["No method"], paths["Dropout"]], "Fig. 3", str(output))
@@ -85,7 +82,7 @@ def test_figure1_shows_the_digits_at_the_distortions_read_off_the_sweeps(mnist_h
     images, labels = load_split(mnist_h5_file, "test", limit=3)
     sign_map = tmp_path / "fgsm_sign.h5"
     save_sign_map(sign_map, gradient_sign(seeded_lenet(0), images, labels), {"model": "lenet"})
-    curves = {"gaussian": _curve([0.0, 0.1, 0.3], [0.01, 0.2, 0.6]), "fgsm": _curve([0.0, 0.15, 0.3], [0.01, 0.5, 0.9])}
+    curves = {"gaussian": error_curve([0.0, 0.1, 0.3], [0.01, 0.2, 0.6]), "fgsm": error_curve([0.0, 0.15, 0.3], [0.01, 0.5, 0.9])}
     paths = _write_curves(tmp_path / "curves", curves)
     output = tmp_path / "figures" / "fig1_noise_examples.png"
     lines: list[str] = []

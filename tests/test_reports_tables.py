@@ -1,5 +1,5 @@
-"""Tests for mnistrobust.reports.tables: Table 2 read off curves, beside the paper's numbers,
-and the markdown writer every table uses. (Writing Table 2 from curve files:
+"""Tests for mnistrobust.reports.tables: Table 2 from measured cells or read off curves,
+beside the paper's numbers with a verdict per cell, and the markdown writer every table uses. (Writing Table 2 from curve files:
 test_jobs_reporting.py.)"""
 
 from __future__ import annotations
@@ -7,23 +7,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from mnistrobust.reports.curves import CURVE_COLUMNS
-from mnistrobust.reports.tables import PAPER_DISTS, PAPER_TABLE2, markdown_table, paper_value, table2, to_markdown
+import pandas as pd
 
+from mnistrobust.errors import ConfigError
+from mnistrobust.reports.tables import (
+    PAPER_DISTS,
+    PAPER_TABLE2,
+    TABLE2_COLUMNS,
+    markdown_table,
+    paper_value,
+    reproduced_count,
+    table2,
+    to_markdown,
+    verdict,
+)
 
-def _curve(dist, error) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"level": np.arange(len(dist)), "strength": dist, "dist": dist, "error": error}, columns=CURVE_COLUMNS
-    )
-
-
-CURVES = {
-    "No method": _curve([0.0, 0.1, 0.3], [0.01, 0.5, 1.0]),
-    "Dropout": _curve([0.0, 0.05, 0.25], [0.02, 0.2, 0.6]),
-}
+from model_support import TABLE2_CURVES, error_curve
 
 
 def test_paper_table2_values():
@@ -38,9 +39,14 @@ def test_paper_table2_values():
 
 
 def test_table2_reads_curves_and_paper():
-    table = table2(CURVES, PAPER_DISTS)
-    assert list(table.columns) == ["method", "dist", "ours_pct", "paper_pct", "diff_pct"]
+    table = table2(TABLE2_CURVES, PAPER_DISTS)
+    assert list(table.columns) == TABLE2_COLUMNS
+    assert list(TABLE2_COLUMNS) == [
+        "method", "attack", "dist", "ours_pct", "curve_pct", "paper_pct", "diff_pct", "verdict"
+    ]
     assert len(table) == 6
+    assert set(table["attack"]) == {"fgsm"}  # the default when no attacks are named
+    np.testing.assert_allclose(table["curve_pct"], table["ours_pct"])  # no measured cells: the curve's reading
     no_method = table[table["method"] == "No method"]
     assert list(no_method["dist"]) == [0.0, 0.1, 0.2]
     assert list(no_method["ours_pct"]) == pytest.approx([1.0, 50.0, 75.0])
@@ -53,7 +59,7 @@ def test_table2_reads_curves_and_paper():
 
 
 def test_table2_nan_beyond_curve_and_for_unknown_method():
-    curves = {"My method": _curve([0.0, 0.15], [0.01, 0.4])}
+    curves = {"My method": error_curve([0.0, 0.15], [0.01, 0.4])}
     table = table2(curves, PAPER_DISTS)
     assert table["ours_pct"].iloc[0] == pytest.approx(1.0)
     assert table["ours_pct"].iloc[1] == pytest.approx(100 * (0.01 + (0.4 - 0.01) * 0.1 / 0.15))
@@ -62,19 +68,51 @@ def test_table2_nan_beyond_curve_and_for_unknown_method():
     assert table["diff_pct"].isna().all()
 
 
-def test_to_markdown_one_line_per_method():
-    table = table2(CURVES, PAPER_DISTS)
+def test_to_markdown_one_line_per_method_with_its_attack_and_the_count_under_it():
+    table = table2(TABLE2_CURVES, PAPER_DISTS, {"Dropout": "fgsm_oblivious"})
     text = to_markdown(table)
     assert text.endswith("\n")
     lines = text.splitlines()
-    assert len(lines) == 2 + len(CURVES)  # header, separator, one per method
-    assert lines[0].startswith("| method |")
+    assert len(lines) == 2 + len(TABLE2_CURVES) + 2  # header, separator, one per method, blank, count
+    assert lines[0].startswith("| method (attack) |")
     assert lines[0].count("dist=") == 3
     assert lines[1] == "| --- | --- | --- | --- |"
-    assert lines[2] == "| No method | 1.00 (0.83, +0.17) | 50.00 (73.60, -23.60) | 75.00 (96.10, -21.10) |"
-    assert lines[3].startswith("| Dropout | 2.00 (0.91, +1.09) |")
-    for method in CURVES:
-        assert sum(line.startswith(f"| {method} |") for line in lines) == 1
+    assert lines[2] == (
+        "| No method (gradient sign, end to end) | 1.00 (0.83, +0.17) reproduced | "
+        "50.00 (73.60, -23.60) differs | 75.00 (96.10, -21.10) differs |"
+    )
+    assert lines[3].startswith("| Dropout (gradient sign, oblivious) | 2.00 (0.91, +1.09) differs |")
+    assert lines[-1] == (
+        "Reproduced: 1 of 6 cells of the paper (±0.3 points at dist 0 and ±5 points at dist 0.1/0.2)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("ours", "paper", "dist", "expected"),
+    [
+        (1.13, 0.83, 0.0, "reproduced"),  # 0.30 points: on the edge, in
+        (1.14, 0.83, 0.0, "differs"),
+        (78.6, 73.6, 0.1, "reproduced"),
+        (68.5, 73.6, 0.1, "differs"),
+        (91.0, 96.1, 0.2, "differs"),
+        (12.0, math.nan, 0.1, ""),  # not in the paper: no verdict
+    ],
+)
+def test_verdict_tolerance_is_tight_when_clean_and_wide_under_noise(ours, paper, dist, expected):
+    assert verdict(ours, paper, dist) == expected
+
+
+def test_measured_cells_give_ours_and_the_curve_gives_its_reading():
+    curves = {"No method": error_curve([0.0, 0.3], [0.0, 0.9])}
+    cells = {"No method": pd.DataFrame({"target_dist": [0.0, 0.1, 0.2], "strength": [0, 0.2, 0.4],
+                                        "dist": [0.0, 0.1, 0.2], "error": [0.008, 0.75, 0.96]})}
+    table = table2(curves, PAPER_DISTS, cells=cells)
+    assert list(table["ours_pct"]) == pytest.approx([0.8, 75.0, 96.0])
+    assert list(table["curve_pct"]) == pytest.approx([0.0, 30.0, 60.0])
+    assert list(table["verdict"]) == ["reproduced", "reproduced", "reproduced"]
+    assert reproduced_count(table).startswith("Reproduced: 3 of 3 cells")
+    with pytest.raises(ConfigError, match="no cell measured at dist 0.2"):
+        table2(curves, PAPER_DISTS, cells={"No method": cells["No method"].iloc[:2]})
 
 
 def test_markdown_table_with_and_without_a_title():
@@ -84,6 +122,10 @@ def test_markdown_table_with_and_without_a_title():
 
 
 def test_a_row_the_paper_does_not_have_is_marked_so():
-    table = table2({"My method": _curve([0.0, 0.3], [0.01, 0.5])}, PAPER_DISTS)
-    line = to_markdown(table).splitlines()[2]
-    assert line == "| My method | 1.00 (not in paper) | 17.33 (not in paper) | 33.67 (not in paper) |"
+    table = table2({"My method": error_curve([0.0, 0.3], [0.01, 0.5])}, PAPER_DISTS)
+    lines = to_markdown(table).splitlines()
+    assert lines[2] == (
+        "| My method (gradient sign, end to end) | 1.00 (not in paper) | 17.33 (not in paper) | 33.67 (not in paper) |"
+    )
+    assert list(table["verdict"]) == ["", "", ""]
+    assert lines[-1].startswith("Reproduced: 0 of 0 cells")

@@ -95,8 +95,18 @@ def test_small_config_produces_every_table_and_figure(small_run):
     for row in config["table2"]["rows"]:  # each row is its own curve's clean error at dist 0
         clean = pd.read_csv(small_run / f"results/sweeps/{row['method']}/{row['noise']}.csv")["error"].iloc[0]
         assert table.loc[table["method"] == row["label"], "ours_pct"].iloc[0] == pytest.approx(100 * clean, abs=1e-3)
+        assert (table.loc[table["method"] == row["label"], "attack"] == row["noise"]).all()
+        cells = pd.read_csv(small_run / f"results/table2_cells/{row['method']}/{row['noise']}.csv")
+        assert list(table.loc[table["method"] == row["label"], "ours_pct"]) == pytest.approx(100 * cells["error"], abs=1e-3)
+    # The paper's preprocessing rows are attacked obliviously; end to end they are extra rows.
+    for label in ("DAE", "DAE + dropout", "Low-pass filter", "Low-pass filter + dropout"):
+        assert set(table.loc[table["method"] == label, "attack"]) == {"fgsm_oblivious"}
+        assert set(table.loc[table["method"] == f"{label}, end to end", "attack"]) == {"fgsm"}
+    assert set(table.loc[table["paper_pct"].notna(), "verdict"]) <= {"reproduced", "differs"}
+    assert (table.loc[table["paper_pct"].isna(), "verdict"].fillna("") == "").all()
     markdown = (small_run / "results/tables/table2.md").read_text()
-    assert all(f"| {label} |" in markdown for label in labels)
+    assert all(f"| {label} (" in markdown for label in labels)
+    assert "Reproduced: " in markdown.splitlines()[-1]
     calibration = pd.read_csv(small_run / "results/tables/lowpass_clean_error.csv")
     assert set(calibration["filter"]) == {"lowpass3", "lowpass5", "lowpass7"}
     assert calibration["clean_error_pct"].between(0, 100).all() and calibration["configured"].sum() == 3

@@ -366,11 +366,18 @@ def cross_check(config: Mapping) -> None:
         raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
     for name in config["methods"]:
         method_spec(config, name)
-    curves = list(config["table2"]["rows"])
-    for figure in config["figures"]["curves"].values():
-        curves.extend(figure["curves"])
-    for curve in curves:
-        method_spec(config, curve["method"], curve["noise"])
+    labels = [row["label"] for row in config["table2"]["rows"]]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ConfigError(f"config: table2.rows repeats the label(s) {repeated}; each row needs its own label")
+    curves = [(f"table2.rows[{index}]", row) for index, row in enumerate(config["table2"]["rows"])]
+    for name, figure in config["figures"]["curves"].items():
+        curves.extend((f"figures.curves.{name}.curves[{index}]", curve) for index, curve in enumerate(figure["curves"]))
+    for key, curve in curves:
+        try:
+            method_spec(config, curve["method"], curve["noise"])
+        except ConfigError as exc:
+            raise ConfigError(f"config: {key} ({curve['label']!r}): {exc}") from None
     unknown = [name for name in config["human"]["lenet_models"] if name not in config["models"]]
     if unknown:
         raise ConfigError(

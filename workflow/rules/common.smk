@@ -160,6 +160,10 @@ def curve_path(curve):
     return f"results/sweeps/{curve['method']}/{curve['noise']}.csv"
 
 
+def cells_path(row):
+    return f"results/table2_cells/{row['method']}/{row['noise']}.csv"
+
+
 @readable
 def figure_spec(wildcards):
     if wildcards.figure not in config["figures"]["curves"]:
@@ -215,14 +219,13 @@ def human_outputs():
 
 
 def method_curves():
-    """Every configured method under both noise types, plus the oblivious attack for the
-    low-pass filters (docs/design.md's two threat models; for a DAE it can be asked for
-    as a target). So the paper target sweeps every configured method, not only those
-    Table 2 and the figures name."""
+    """Every configured method under both noise types, plus the oblivious attack for a
+    method with preprocessing (docs/design.md's two threat models). So the paper target
+    sweeps every configured method, not only those Table 2 and the figures name."""
     curves = []
     for name, spec in config["methods"].items():
         noises = ["gaussian", "fgsm"]
-        if spec["preprocess"].startswith("lowpass"):
+        if spec["preprocess"] != "none":
             noises.append("fgsm_oblivious")
         curves.extend(curve_path({"method": name, "noise": noise}) for noise in noises)
     return curves

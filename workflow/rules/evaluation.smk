@@ -25,6 +25,34 @@ rule sweep:
         "../scripts/sweep.py"
 
 
+rule table2_cells:
+    """Table 2's cells of one method: the error at the strength whose dist is exactly 0, 0.1, 0.2 (bisection on dist)."""
+    input:
+        unpack(sweep_inputs),
+    output:
+        cells="results/table2_cells/{method}/{noise}.csv",
+    log:
+        "results/logs/table2_cells/{method}/{noise}.log",
+    benchmark:
+        "results/benchmarks/table2_cells/{method}/{noise}.tsv"
+    wildcard_constraints:
+        method="[^/]+",
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["evaluate"]
+    resources:
+        mem_mb=2500,
+    params:
+        spec=method_params,
+        noise=checked_noise,
+        lowpass=canonical(config["lowpass"]),
+        evaluation=canonical({key: config["evaluation"][key] for key in ("noise_seed", "batch_size")}),
+        dists=config["table2"]["dists"],
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/table2_cells.py"
+
+
 rule lowpass_calibration:
     """Clean error of the calibration LeNet behind each low-pass filter at each injected-noise sigma."""
     input:

@@ -1,7 +1,8 @@
 rule table2:
-    """Table 2: each configured row read off its curve at dist 0, 0.1, 0.2, beside the paper's values."""
+    """Table 2: each configured row read off its curve at dist 0, 0.1, 0.2, beside the paper's values, with a verdict per cell."""
     input:
         curves=[curve_path(row) for row in config["table2"]["rows"]],
+        cells=[cells_path(row) for row in config["table2"]["rows"]],
     output:
         csv=report(
             "results/tables/table2.csv",
@@ -24,6 +25,7 @@ rule table2:
         mem_mb=500,
     params:
         labels=[row["label"] for row in config["table2"]["rows"]],
+        attacks=[row["noise"] for row in config["table2"]["rows"]],
         dists=config["table2"]["dists"],
     script:
         "../scripts/table2.py"

@@ -14,5 +14,9 @@ class GaussianNoise:
 
     @staticmethod
     def perturb(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        return GaussianNoise.add(x, torch.randn(x.shape, generator=generator, dtype=x.dtype), sigma)
+
+    @staticmethod
+    def add(x: torch.Tensor, noise: torch.Tensor, sigma: float) -> torch.Tensor:
+        """``noise`` (standard normal, already drawn) at strength ``sigma``, clipped."""
         return clip_unit(x + sigma * noise)

@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..nets.methods import build_preprocess
 from ..nets.models import Stacked, module_device
 from ..progress import Progress
-from ..reports.curves import CURVE_COLUMNS
+from ..reports.curves import CELL_COLUMNS, CURVE_COLUMNS
 
 
 def noise_strengths(max_strength: float, levels: int) -> np.ndarray:
@@ -30,6 +30,11 @@ def noise_strengths(max_strength: float, levels: int) -> np.ndarray:
 def prepare_for_inference(model: nn.Module) -> nn.Module:
     """channels_last is about twice as fast as NCHW for LeNet's convolutions on the CPU."""
     return model.eval().to(memory_format=torch.channels_last)
+
+
+def noise_generator(seed: int, level: int) -> torch.Generator:
+    """The Gaussian noise of a sweep's level: one generator per level index, drawn batch by batch."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + level)
 
 
 @torch.inference_mode()
@@ -55,7 +60,7 @@ def sweep(
         raise ConfigError("the fgsm sweep needs a sign map of the same shape as the images")
     model = prepare_for_inference(model)
     device = module_device(model)
-    generators = [torch.Generator().manual_seed(seed * 1_000_003 + level) for level in range(len(strengths))]
+    generators = [noise_generator(seed, level) for level in range(len(strengths))]
     abs_change = np.zeros(len(strengths))
     wrong = np.zeros(len(strengths), dtype=np.int64)
     progress = Progress(f"{noise} sweep: images", len(images), log, unit=f"x {len(strengths)} levels")
@@ -83,6 +88,77 @@ def sweep(
         },
         columns=CURVE_COLUMNS,
     )
+
+
+@torch.inference_mode()
+def bisect_strength(
+    images: torch.Tensor,
+    noise: str,
+    target: float,
+    sign: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 512,
+    tolerance: float = 1e-7,
+) -> float:
+    """The strength at which ``noise`` moves ``images`` by exactly ``target`` (Eq. 2), by
+    bisection, with no forward pass.
+
+    The noise is the one ``sweep`` draws at level 0 with the same seed and batch size (the
+    stored sign map for fgsm), so ``sweep(..., strengths=[found])`` measures the same dist
+    and its error is the Table 2 cell. Dist grows monotonically with the strength.
+    """
+    kind = noise_kind(noise)
+    if kind == "fgsm" and (sign is None or sign.shape != images.shape):
+        raise ConfigError("finding the fgsm strength needs a sign map of the same shape as the images")
+    if target <= 0:
+        return 0.0
+    generator = noise_generator(seed, 0)
+    starts = range(0, len(images), batch_size)
+    if kind == "gaussian":
+        apply = GaussianNoise.add
+        directions = [torch.randn(images[s : s + batch_size].shape, generator=generator, dtype=images.dtype) for s in starts]
+    else:
+        apply = FGSM.perturb
+        directions = [sign[s : s + batch_size].to(images.dtype) for s in starts]
+
+    def dist_at(strength: float) -> float:
+        change = 0.0
+        for start, direction in zip(starts, directions):
+            clean = images[start : start + batch_size]
+            change += total_absolute_change(apply(clean, direction, strength), clean)
+        return float(distortion(change, len(images), images[0].numel()))
+
+    low, high = 0.0, 1.0
+    while dist_at(high) < target:
+        if high > 1e3:
+            raise ConfigError(f"{noise} cannot move these images by dist {target}: it saturates at {dist_at(high):.4f}")
+        low, high = high, 2 * high
+    while high - low > tolerance:
+        middle = (low + high) / 2
+        low, high = (middle, high) if dist_at(middle) < target else (low, middle)
+    return high
+
+
+def errors_at_dists(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    noise: str,
+    dists: Sequence[float],
+    sign: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 512,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Table 2's cells measured, not interpolated: for each dist, the strength found by
+    ``bisect_strength`` and the error of one sweep level there."""
+    rows = []
+    for dist in dists:
+        strength = bisect_strength(images, noise, dist, sign, seed, batch_size)
+        row = sweep(model, images, labels, noise, [strength], sign, seed, batch_size, log=log).iloc[0]
+        rows.append({"target_dist": float(dist), "strength": strength, "dist": row["dist"], "error": row["error"]})
+        log(f"{noise} at dist {dist:g}: strength {strength:.6f} (measured dist {row['dist']:.6f}), error {100 * row['error']:.2f}%")
+    return pd.DataFrame(rows, columns=CELL_COLUMNS)
 
 
 def clean_error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:

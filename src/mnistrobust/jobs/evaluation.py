@@ -1,5 +1,5 @@
-"""Jobs of workflow/rules/evaluation.smk: one method's error-versus-dist sweep, and the
-low-pass filters' clean errors."""
+"""Jobs of workflow/rules/evaluation.smk: one method's error-versus-dist sweep, its Table 2
+cells measured at exact distortions, and the low-pass filters' clean errors."""
 
 from __future__ import annotations
 
@@ -11,11 +11,32 @@ import torch
 from ..config import ATTACK_THREAT, noise_kind
 from ..data import load_split
 from ..errors import ConfigError
-from ..evaluation.sweeps import lowpass_clean_errors, noise_strengths, sweep
+from ..evaluation.sweeps import errors_at_dists, lowpass_clean_errors, noise_strengths, sweep
 from ..io.checkpoints import load_method
 from ..io.hdf5 import load_sign_map
 from ..io.storage import write_csv
 from ..progress import Log
+
+
+def _method_under_noise(
+    data_h5: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
+    noise: str,
+    test_images: int,
+    dae_checkpoint: str | None,
+    sign_map: str | None,
+    device: torch.device | str,
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The method on ``device``, the test images and labels, and the sign map an fgsm noise needs."""
+    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
+    images, labels = load_split(data_h5, "test", limit=test_images)
+    sign = None
+    if noise_kind(noise) == "fgsm":
+        sign, _ = load_sign_map(sign_map, expect={"model": method, "threat": ATTACK_THREAT[noise], "images": len(images)})
+    return network, images, labels, sign
 
 
 def run_sweep(
@@ -35,13 +56,14 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Sweep one method with one noise type and write the tidy curve CSV."""
     kind = noise_kind(noise)
-    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
-    images, labels = load_split(data_h5, "test", limit=test_images)
-    sign = None
-    if kind == "fgsm":
-        sign, _ = load_sign_map(sign_map, expect={"model": method, "threat": ATTACK_THREAT[noise], "images": len(images)})
+    network, images, labels, sign = _method_under_noise(
+        data_h5, method, spec, member_checkpoints, lowpass, noise, test_images, dae_checkpoint, sign_map, device
+    )
     strengths = noise_strengths(settings["max_strength"][kind], settings["levels"])
-    curve = sweep(network, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"], batch_size=settings["batch_size"], log=log)
+    curve = sweep(
+        network, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"],
+        batch_size=settings["batch_size"], log=log,
+    )
     largest = curve["dist"].max()
     if largest < settings["min_max_dist"]:
         raise ConfigError(
@@ -51,8 +73,40 @@ def run_sweep(
     curve.insert(0, "noise", noise)
     curve.insert(0, "model", method)
     write_csv(curve, output_csv, float_format="%.6g")
-    log(f"{method} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. {100 * curve['error'].iloc[-1]:.2f}%")
+    log(
+        f"{method} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. "
+        f"{100 * curve['error'].iloc[-1]:.2f}%"
+    )
     return curve
+
+
+def run_table2_cells(
+    data_h5: str,
+    method: str,
+    spec: dict,
+    member_checkpoints: Sequence[str],
+    lowpass: dict,
+    noise: str,
+    settings: dict,
+    dists: Sequence[float],
+    test_images: int,
+    output_csv: str,
+    dae_checkpoint: str | None = None,
+    sign_map: str | None = None,
+    log: Log = print,
+    device: torch.device | str = "cpu",
+) -> pd.DataFrame:
+    """Table 2's cells of one method and noise, measured at the strengths whose dist is
+    exactly each of ``dists`` (found by bisection on dist, no forward pass)."""
+    network, images, labels, sign = _method_under_noise(
+        data_h5, method, spec, member_checkpoints, lowpass, noise, test_images, dae_checkpoint, sign_map, device
+    )
+    cells = errors_at_dists(
+        network, images, labels, noise, dists, sign=sign, seed=settings["noise_seed"],
+        batch_size=settings["batch_size"], log=log,
+    )
+    write_csv(cells, output_csv, float_format="%.8g")
+    return cells
 
 
 def lowpass_calibration(

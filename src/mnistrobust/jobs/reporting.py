@@ -11,13 +11,24 @@ import pandas as pd
 
 from ..io.storage import save_figure, write_csv, write_text_atomic
 from ..progress import Log
-from ..reports.curves import read_curve, strength_at_dist
+from ..reports.curves import read_cells, read_curve, strength_at_dist
 from ..reports.plots import error_curves, paper_points
 from ..reports.tables import table2, to_markdown
 
 
-def write_table2(curve_paths: Mapping[str, str], dists: Sequence[float], csv_path: str, markdown_path: str) -> pd.DataFrame:
-    table = table2({method: read_curve(path) for method, path in curve_paths.items()}, dists)
+def write_table2(
+    curve_paths: Mapping[str, str],
+    dists: Sequence[float],
+    csv_path: str,
+    markdown_path: str,
+    attacks: Mapping[str, str] | None = None,
+    cells_paths: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Table 2 from each row label's curve and, where given, its measured cells;
+    ``attacks`` names each label's noise (default fgsm)."""
+    curves = {method: read_curve(path) for method, path in curve_paths.items()}
+    cells = None if cells_paths is None else {method: read_cells(path) for method, path in cells_paths.items()}
+    table = table2(curves, dists, attacks, cells)
     write_csv(table, csv_path, float_format="%.4g")
     write_text_atomic(markdown_path, to_markdown(table))
     return table

@@ -14,11 +14,18 @@ from ..errors import ConfigError
 from ..io.storage import read_csv_checked
 
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
+# Table 2's cells measured at the strength whose dist is the target (evaluation.sweeps.errors_at_dists).
+CELL_COLUMNS = ["target_dist", "strength", "dist", "error"]
 
 
 def read_curve(path: str) -> pd.DataFrame:
     """Load a sweep CSV, checking it has the columns a curve must have."""
     return read_csv_checked(path, CURVE_COLUMNS, "curve")
+
+
+def read_cells(path: str) -> pd.DataFrame:
+    """A method's measured Table 2 cells, as written by the table2_cells rule."""
+    return read_csv_checked(path, CELL_COLUMNS, "Table 2 cells")
 
 
 def error_at_dist(curve: pd.DataFrame, dists: Sequence[float]) -> list[float]:
