@@ -4,7 +4,7 @@ Never a test: run it by hand (``make bench``) on a quiet machine. Each variant i
 in this one process (the parallel-training variant in two child processes), results are
 printed and appended to bench/results.csv with the machine, torch version and config.
 
-    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group bf16 ceiling sweep]
+    python bench/benchmark.py [--device cpu] [--levels-measured 10] [--train-iterations 300] [--sections train group bf16 ceiling sweep cells]
 
 Slow variants are timed on a few levels and scaled to 100 levels; the row says so.
 ``--device cuda`` (or auto) times the same variants on the GPU: networks and training
@@ -30,7 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mnistrobust.attacks import FGSM
 from mnistrobust.attacks.core import gradient_sign, input_gradient
-from mnistrobust.evaluation.sweeps import noise_strengths, sweep
+from mnistrobust.evaluation.sweeps import errors_at_dists, noise_strengths, sweep
 from mnistrobust.nets.models import LeNet, LeNetGroup
 from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
 from mnistrobust.training.solver import SolverSpec, train, train_group
@@ -241,7 +241,7 @@ def main() -> None:
     parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
     parser.add_argument("--train-iterations", type=int, default=300)
     parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
-    parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "ceiling", "sweep"], default=["train", "group", "sweep"])
+    parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "ceiling", "sweep", "cells"], default=["train", "group", "sweep"])
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where the variants run (auto: CUDA when visible)")
     args = parser.parse_args()
     global DEVICE
@@ -259,6 +259,8 @@ def main() -> None:
         arithmetic_ceiling(rows, args.train_iterations)
     if "sweep" in args.sections:
         sweep_variants(rows, args.levels_measured)
+    if "cells" in args.sections:
+        table2_cell_variants(rows)
     record(rows, "peak resident memory of this process", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
     append_rows(rows)
 
@@ -291,6 +293,21 @@ def sweep_variants(rows: list[dict], levels_measured: int) -> None:
     started = time.perf_counter()
     sweep(lenet(), images, labels, "gaussian", noise_strengths(1.0, LEVELS), batch_size=512, log=lambda _: None)
     record(rows, "gaussian sweep: ours, batch 512", time.perf_counter() - started, "s", "all 100 levels")
+
+
+def table2_cell_variants(rows: list[dict]) -> None:
+    """What one method's Table 2 cells cost: the 100-level sweep read at dist 0 / 0.1 / 0.2,
+    against the strength found by bisection on dist and one evaluation per cell."""
+    torch.set_num_threads(2)
+    images, labels = fake_mnist(TEST_IMAGES, seed=1)
+    sign = gradient_sign(lenet(), images.to(DEVICE), labels.to(DEVICE)).cpu()
+    for noise, max_strength, extra in (("fgsm", 0.6, {"sign": sign}), ("gaussian", 1.0, {})):
+        started = time.perf_counter()
+        sweep(lenet(), images, labels, noise, noise_strengths(max_strength, LEVELS), log=lambda _: None, **extra)
+        record(rows, f"table2 cells, {noise}: 100-level sweep, batch 512", time.perf_counter() - started, "s", "10k images")
+        started = time.perf_counter()
+        errors_at_dists(lenet(), images, labels, noise, [0.0, 0.1, 0.2], log=lambda _: None, **extra)
+        record(rows, f"table2 cells, {noise}: bisection on dist + 3 evaluations", time.perf_counter() - started, "s", "10k images")
 
 
 def append_rows(rows: list[dict]) -> None:
