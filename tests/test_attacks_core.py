@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnistrobust.attacks import FGSM, PGD, STRONG_ATTACKS, Square
+from mnistrobust.attacks import FGSM, PGD, STRONG_ATTACKS, AutoAttack, Square
 from mnistrobust.attacks.core import (
     absolute_change,
     clip_unit,
@@ -198,9 +198,11 @@ def test_the_registry_builds_every_strong_attack_from_the_settings():
     }
     settings = StrongAttackSettings.from_config(section)
     built = {name: build(settings, print) for name, build in STRONG_ATTACKS.items()}
-    assert set(built) == {"fgsm", "pgd", "eot_pgd", "square"}  # transfer is built per source
+    assert set(built) == {"fgsm", "pgd", "eot_pgd", "square", "autoattack"}  # transfer is built per source
     assert isinstance(built["fgsm"], FGSM) and built["fgsm"].batch_size == 10
     pgd, eot = built["pgd"], built["eot_pgd"]
     assert isinstance(pgd, PGD) and (pgd.settings, pgd.seed, pgd.batch_size, pgd.eot_samples) == (settings.pgd, 7, 10, 1)
     assert isinstance(eot, PGD) and eot.eot_samples == 3
     assert isinstance(built["square"], Square) and (built["square"].settings, built["square"].seed) == (settings.square, 7)
+    autoattack = built["autoattack"]
+    assert isinstance(autoattack, AutoAttack) and (autoattack.settings, autoattack.seed) == (settings.autoattack, 7)

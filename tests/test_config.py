@@ -170,8 +170,8 @@ def test_strong_attack_settings_from_config():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"eps": [-0.1, 0.2]}, "eps must be positive"),
-        ({"eps": [0.0]}, "eps must be positive"),
+        ({"eps": [-0.1, 0.2]}, "eps must lie in"),
+        ({"eps": [0.0]}, "eps must lie in"),
         ({"pgd": {"steps": 0, "restarts": 1, "relative_step_size": 2.5}}, "steps must be an integer >= 1"),
         ({"pgd": {"steps": 4, "restarts": 0, "relative_step_size": 2.5}}, "restarts must be an integer >= 1"),
         ({"pgd": {"steps": 4, "restarts": 1, "relative_step_size": 2.5, "norm": 2}}, "strong_attacks.pgd"),
@@ -179,7 +179,8 @@ def test_strong_attack_settings_from_config():
         ({"square": {"queries": 0, "p_init": 0.3}}, "Square queries must be an integer >= 1"),
         ({"square": {"queries": 10, "p_init": 1.5}}, "Square p_init must be in (0, 1]"),
         ({"square": {"queries": 10, "p_init": 0.3, "norm": 2}}, "strong_attacks.square"),
-        ({"sanity_eps": -1.0}, "eps must be positive"),
+        ({"sanity_eps": -1.0}, "eps must lie in"),
+        ({"sanity_eps": 1.5}, "eps must lie in"),
         ({"sanity_min_error": 95}, "sanity_min_error must be a fraction"),
         ({"eot_samples": 0}, "must be >= 1"),
     ],
@@ -199,7 +200,7 @@ def test_eps_and_attack_name_checks():
     assert check_eps([0.3, 0.1]) == [0.1, 0.3]
     with pytest.raises(ConfigError, match="repeat"):
         check_eps([0.1, 0.1])
-    with pytest.raises(ConfigError, match="eps must be positive"):
+    with pytest.raises(ConfigError, match="eps must lie in"):
         check_eps([])
     assert check_attack_names(["pgd", "square"]) == ["pgd", "square"]
     with pytest.raises(ConfigError, match="unknown attack"):

@@ -26,7 +26,8 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     assert list(dict.fromkeys(table["method"])) == ["No method", "Low-pass filter", "PGD adversarial training (reference)"]
     assert sorted(set(table["eps"])) == [0.1, 0.2, 0.3, 1.0]
     assert (table["images"] == 40).all()
-    assert (table["robust"] >= table[["fgsm", "pgd"]].max(axis=1) - 1e-9).all()
+    assert (table["robust"] >= table[["fgsm", "pgd", "autoattack"]].max(axis=1) - 1e-9).all()
+    assert table["autoattack"].notna().all()  # every method, the randomized low-pass filter too (rand version)
     lowpass = table[table["method"] == "Low-pass filter"]
     assert lowpass["eot_pgd"].notna().all() and lowpass["transfer_lenet"].notna().all()
     assert table.loc[table["method"] == "No method", "transfer_lenet"].isna().all()  # no transfer onto itself
@@ -35,6 +36,7 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     assert table["flags"].map(lambda flags: isinstance(flags, str) and flags != "").all()
     markdown = (results / "tables/strong_attacks.md").read_text()
     assert "first 40 MNIST test images" in markdown and "PGD-trained 4 iterations" in markdown
+    assert "AutoAttack standard" in markdown and "torchattacks 3.5.1" in markdown and "| autoattack |" in markdown
     assert (results / "figures/strong_attacks_error_vs_eps.png").stat().st_size > 10_000
     assert not math.isnan(table.loc[table["method"] == "No method", "pgd_dist"].iloc[0])
 

@@ -34,7 +34,7 @@ STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
 STRONG_REFERENCE = "pgd_reference"
 
 # Attack names a configuration may ask for (config strong_attacks.attacks).
-STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer")
+STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
 
 
 def check_noise(noise: str) -> str:
@@ -132,6 +132,33 @@ class SquareSettings:
         return min(max(round(math.sqrt(fraction * height * height)), 1), height - 1)
 
 
+AUTOATTACK_VERSIONS = ("standard", "rand")
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoAttackSettings:
+    """AutoAttack (Croce & Hein 2020). ``standard``: APGD-CE, APGD-T, FAB-T, then Square,
+    each on the points still robust; ``rand`` (used for every randomized method):
+    APGD-CE and APGD-DLR with EOT over ``eot_samples`` draws. ``steps``: iterations of each
+    gradient attack (100 in the paper); ``square_queries``: 5,000 in the paper."""
+
+    version: str = "standard"
+    steps: int = 100
+    square_queries: int = 5000
+    eot_samples: int = 20
+
+    def __post_init__(self):
+        if self.version not in AUTOATTACK_VERSIONS:
+            raise ConfigError(
+                f"strong_attacks.autoattack.version: unknown AutoAttack version {self.version!r}; "
+                f"known: {list(AUTOATTACK_VERSIONS)}"
+            )
+        for name in ("steps", "square_queries", "eot_samples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"strong_attacks.autoattack.{name} must be an integer >= 1, got {value!r}")
+
+
 def check_attack_names(names: Sequence[str]) -> list[str]:
     unknown = [name for name in names if name not in STRONG_ATTACK_NAMES]
     if unknown or not names:
@@ -142,8 +169,8 @@ def check_attack_names(names: Sequence[str]) -> list[str]:
 def check_eps(eps_values: Sequence[float]) -> list[float]:
     """Strictly positive eps values, ascending (the early-exit bookkeeping relies on the order)."""
     values = [float(eps) for eps in eps_values]
-    if not values or any(not eps > 0 for eps in values):
-        raise ConfigError(f"attack eps must be positive numbers, got {list(eps_values)}")
+    if not values or any(not 0 < eps <= 1 for eps in values):
+        raise ConfigError(f"attack eps must lie in (0, 1] (images are in [0, 1]), got {list(eps_values)}")
     if len(set(values)) != len(values):
         raise ConfigError(f"attack eps values repeat: {values}")
     return sorted(values)
@@ -159,6 +186,7 @@ class StrongAttackSettings:
     attacks: tuple[str, ...]
     pgd: PGDSettings
     square: SquareSettings
+    autoattack: AutoAttackSettings
     eot_samples: int
     transfer_sources: tuple[str, ...]
     flag_tolerance_pct: float
@@ -182,6 +210,7 @@ class StrongAttackSettings:
                 attacks=tuple(check_attack_names(section["attacks"])),
                 pgd=nested(PGDSettings, "pgd"),
                 square=nested(SquareSettings, "square"),
+                autoattack=nested(AutoAttackSettings, "autoattack") if "autoattack" in section else AutoAttackSettings(),
                 eot_samples=int(section["eot_samples"]),
                 transfer_sources=tuple(section["transfer_sources"]),
                 flag_tolerance_pct=float(section["flag_tolerance_pct"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..config import StrongAttackSettings
+from .autoattack import AutoAttack
 from .core import AttackOutcome, Log
 from .fgsm import FGSM, Eq3
 from .noise import GaussianNoise
@@ -28,6 +29,7 @@ STRONG_ATTACKS: dict[str, StrongAttackBuilder] = {
     "pgd": lambda settings, log: PGD(settings.pgd, settings.seed, settings.batch_size, log=log),
     "eot_pgd": lambda settings, log: PGD(settings.pgd, settings.seed, settings.batch_size, settings.eot_samples, log=log),
     "square": lambda settings, log: Square(settings.square, settings.seed, settings.batch_size, log=log),
+    "autoattack": lambda settings, log: AutoAttack(settings.autoattack, settings.seed, settings.batch_size, log=log),
 }
 
-__all__ = ["AttackOutcome", "Eq3", "FGSM", "GaussianNoise", "PGD", "STRONG_ATTACKS", "Square", "Transfer"]
+__all__ = ["AttackOutcome", "AutoAttack", "Eq3", "FGSM", "GaussianNoise", "PGD", "STRONG_ATTACKS", "Square", "Transfer"]

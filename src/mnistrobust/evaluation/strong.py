@@ -42,6 +42,8 @@ def attack_plan(settings: StrongAttackSettings, has_preprocess: bool, randomized
         plan.append(PlannedAttack("eot_pgd", "eot_pgd"))
     if "square" in settings.attacks:
         plan.append(PlannedAttack("square", "square"))
+    if "autoattack" in settings.attacks:
+        plan.append(PlannedAttack("autoattack", "autoattack"))
     if "transfer" in settings.attacks:
         plan.extend(
             PlannedAttack(f"transfer_{source}", "transfer", source=source)

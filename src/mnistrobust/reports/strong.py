@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from importlib import metadata
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from .tables import markdown_table
 
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]  # one method's tidy CSV
 ROBUST = "robust"  # the per-example worst case over every attack that ran
-ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "square", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
+ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "square", "autoattack", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
 
 
 def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackSettings) -> list[str]:
@@ -33,6 +34,9 @@ def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackS
     # Random search needs no gradient: beating the gradient attacks means they were misled.
     if "square" in errors and white_box_errors and errors["square"] > max(white_box_errors) + tolerance:
         flags.append("square (gradient-free) stronger than white-box: masked gradients")
+    # AutoAttack's parameter-free step sizes, targeted losses and Square find what PGD misses.
+    if "autoattack" in errors and white_box_errors and errors["autoattack"] > max(white_box_errors) + tolerance:
+        flags.append("autoattack stronger than pgd")
     if math.isclose(eps, settings.sanity_eps) and errors.get(ROBUST, 1.0) < settings.sanity_min_error:
         flags.append(f"robust error {100 * errors[ROBUST]:.1f}% < {100 * settings.sanity_min_error:g}% at sanity eps")
     return flags
@@ -79,5 +83,17 @@ def table_title(settings: StrongAttackSettings, reference_budget: str) -> str:
     return (
         f"Error (%) under stronger L-inf attacks, first {settings.test_images} MNIST test images; "
         f"PGD {pgd.steps} steps x {pgd.restarts} restarts, EOT {settings.eot_samples} draws; "
-        f"robust = per-image worst case incl. clean errors; reference: {reference_budget}"
+        f"{autoattack_title(settings)}robust = per-image worst case incl. clean errors; reference: {reference_budget}"
+    )
+
+
+def autoattack_title(settings: StrongAttackSettings) -> str:
+    """Which AutoAttack ran: the implementation, its version and the budget ('' if none ran)."""
+    if "autoattack" not in settings.attacks:
+        return ""
+    aa = settings.autoattack
+    return (
+        f"AutoAttack {aa.version} (rand, EOT {aa.eot_samples} draws, for randomized methods) from "
+        f"torchattacks {metadata.version('torchattacks')}'s APGD, APGD-T, FAB at {aa.steps} steps "
+        f"and Square at {aa.square_queries} queries; "
     )

@@ -1,0 +1,96 @@
+"""Tests for mnistrobust.attacks.autoattack: AutoAttack from torchattacks' components at the
+paper's budget, the rand version for randomized methods, and its settings."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchattacks
+from torch import nn
+
+from mnistrobust.attacks import STRONG_ATTACKS, AutoAttack
+from mnistrobust.attacks.fgsm import FGSM
+from mnistrobust.config import AutoAttackSettings, StrongAttackSettings
+from mnistrobust.errors import ConfigError
+from mnistrobust.evaluation.strong import attack_plan, evaluate_networks
+from mnistrobust.nets.defenses import LowPassFilter
+from mnistrobust.nets.models import Stacked
+from mnistrobust.reports.strong import check_flags
+
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
+
+FAST = AutoAttackSettings(steps=10, square_queries=200, eot_samples=2)
+
+
+class _Binarize(nn.Module):
+    """Rounds pixels to 0 or 1: a zero gradient everywhere, the textbook masked gradient."""
+
+    def forward(self, x):
+        return torch.round(x)
+
+
+def test_standard_components_run_at_the_configured_budget_not_torchattacks_default():
+    model = zero_bias_linear_classifier(1)
+    components = AutoAttack(AutoAttackSettings()).components(model, 0.3, "standard")
+    assert [type(c) for c in components] == [torchattacks.APGD, torchattacks.APGDT, torchattacks.FAB, torchattacks.Square]
+    assert [c.steps for c in components[:3]] == [100, 100, 100]  # torchattacks' AutoAttack leaves them at 10
+    assert components[0].loss == "ce" and components[2].multi_targeted
+    assert components[3].n_queries == 5000
+    assert all(c.eps == 0.3 for c in components)
+    rand = AutoAttack(AutoAttackSettings()).components(model, 0.3, "rand")
+    assert [(type(c), c.loss, c.eot_iter) for c in rand] == [(torchattacks.APGD, "ce", 20), (torchattacks.APGD, "dlr", 20)]
+
+
+def test_a_randomized_method_gets_the_rand_version():
+    attack = AutoAttack(AutoAttackSettings())
+    assert attack.version_for(zero_bias_linear_classifier(1)) == "standard"
+    noisy = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.1, seed=0), zero_bias_linear_classifier(1))
+    assert attack.version_for(noisy) == "rand"
+
+
+def test_autoattack_is_at_least_as_strong_as_fgsm_and_stays_in_the_ball():
+    model = zero_bias_linear_classifier(2)
+    x, y = labelled_by(model, n=20, seed=2)
+    attack = AutoAttack(FAST, seed=0, batch_size=8)
+    examples = attack.examples(model, x, y, 0.05)
+    assert (examples - x).abs().max() <= 0.05 + 1e-6 and examples.min() >= 0 and examples.max() <= 1
+    eps = [0.02, 0.05]
+    autoattack = attack.outcome(model, model, x, y, eps)
+    fgsm = FGSM(batch_size=8).outcome(model, model, x, y, eps)
+    assert autoattack.error()[1] > 0.3
+    assert all(a >= f for a, f in zip(autoattack.error(), fgsm.error()))
+
+
+def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag_fires():
+    masked = nn.Sequential(_Binarize(), zero_bias_linear_classifier(6)).eval()
+    x, _ = labelled_by(masked, n=24, seed=6)
+    x = 0.5 + (x - 0.5) * 0.4  # every pixel within 0.2 of the rounding threshold
+    y = masked(x).argmax(1)
+    section = {**STRONG_ATTACKS_SECTION, "eps": [0.25], "attacks": ["fgsm", "pgd", "autoattack"]}
+    settings = StrongAttackSettings.from_config({**section, "autoattack": {"steps": 5, "square_queries": 60}})
+    table = evaluate_networks("masked", masked, None, x, y, settings, {}, log=lambda _: None)
+    errors = table[table["eps"] == 0.25].set_index("attack")["error"]
+    # FGSM and APGD see a zero gradient; AutoAttack's Square does not need one.
+    assert errors["fgsm"] == 0 and errors["autoattack"] > errors["pgd"] + 0.1
+    assert "autoattack stronger than pgd" in check_flags(errors.to_dict(), 0.25, settings)
+
+
+def test_the_registry_and_the_plan_know_autoattack():
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "autoattack"]})
+    assert isinstance(STRONG_ATTACKS["autoattack"](settings, print), AutoAttack)
+    labels = [planned.label for planned in attack_plan(settings, True, False, "lowpass5_lenet")]
+    assert labels == ["pgd", "pgd_oblivious", "autoattack"]  # end to end only
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"autoattack": {"version": "plus"}}, "unknown AutoAttack version 'plus'; known: ['standard', 'rand']"),
+        ({"autoattack": {"steps": 0}}, "strong_attacks.autoattack.steps must be an integer >= 1"),
+        ({"eps": [0.1, 1.5]}, "attack eps must lie in (0, 1]"),
+        ({"eps": [0.0, 0.1]}, "attack eps must lie in (0, 1]"),
+    ],
+)
+def test_bad_autoattack_settings_and_eps_name_the_problem(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+        StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, **override})
