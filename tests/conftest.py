@@ -112,7 +112,9 @@ def run_snakemake(
     workdir: Path, mnist_dir: Path, *args: str, config: str | None = None, overrides: tuple[str, ...] = (), check: bool = True
 ):
     command = snakemake_command(workdir, mnist_dir, *args, config=config, overrides=overrides)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # A guard against a hung run, not a speed test: the small run's ~90 jobs take a few
+    # minutes on 2 cores, more while another process shares them.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
