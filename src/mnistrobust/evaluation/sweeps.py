@@ -101,7 +101,21 @@ def bisect_strength(
     tolerance: float = 1e-7,
 ) -> float:
     """The strength at which ``noise`` moves ``images`` by exactly ``target`` (Eq. 2), by
-    bisection, with no forward pass.
+    bisection, with no forward pass (``bisect_strengths`` for one target)."""
+    return bisect_strengths(images, noise, [target], sign, seed, batch_size, tolerance)[0]
+
+
+def bisect_strengths(
+    images: torch.Tensor,
+    noise: str,
+    targets: Sequence[float],
+    sign: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 512,
+    tolerance: float = 1e-7,
+) -> list[float]:
+    """For each target dist, the strength at which ``noise`` moves ``images`` by exactly that
+    much (Eq. 2), by bisection, with no forward pass; the noise is drawn once for all targets.
 
     The noise is the one ``sweep`` draws at level 0 with the same seed and batch size (the
     stored sign map for fgsm), so ``sweep(..., strengths=[found])`` measures the same dist
@@ -110,8 +124,8 @@ def bisect_strength(
     kind = noise_kind(noise)
     if kind == "fgsm" and (sign is None or sign.shape != images.shape):
         raise ConfigError("finding the fgsm strength needs a sign map of the same shape as the images")
-    if target <= 0:
-        return 0.0
+    if all(target <= 0 for target in targets):
+        return [0.0] * len(targets)
     if kind == "gaussian":
         generator = noise_generator(seed, 0)
         starts = range(0, len(images), batch_size)
@@ -124,17 +138,24 @@ def bisect_strength(
     room = torch.where(direction > 0, 1 - images, images).flatten().double()
     moving = speed > 0
     saturated = float(room[moving].sum() / room.numel())
-    if target > saturated:
-        raise ConfigError(f"{noise} cannot move these images by dist {target}: it saturates at {saturated:.4f}")
+    largest = float((room[moving] / speed[moving]).max())
 
     def dist_at(strength: float) -> float:
         return float(torch.minimum(strength * speed, room).sum() / room.numel())
 
-    low, high = 0.0, float((room[moving] / speed[moving]).max())
-    while high - low > tolerance:
-        middle = (low + high) / 2
-        low, high = (middle, high) if dist_at(middle) < target else (low, middle)
-    return high
+    strengths = []
+    for target in targets:
+        if target <= 0:
+            strengths.append(0.0)
+            continue
+        if target > saturated:
+            raise ConfigError(f"{noise} cannot move these images by dist {target}: it saturates at {saturated:.4f}")
+        low, high = 0.0, largest
+        while high - low > tolerance:
+            middle = (low + high) / 2
+            low, high = (middle, high) if dist_at(middle) < target else (low, middle)
+        strengths.append(high)
+    return strengths
 
 
 def errors_at_dists(
@@ -149,10 +170,9 @@ def errors_at_dists(
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Table 2's cells measured, not interpolated: for each dist, the strength found by
-    ``bisect_strength`` and the error of one sweep level there."""
+    ``bisect_strengths`` and the error of one sweep level there."""
     rows = []
-    for dist in dists:
-        strength = bisect_strength(images, noise, dist, sign, seed, batch_size)
+    for dist, strength in zip(dists, bisect_strengths(images, noise, dists, sign, seed, batch_size)):
         row = sweep(model, images, labels, noise, [strength], sign, seed, batch_size, log=log).iloc[0]
         rows.append({"target_dist": float(dist), "strength": strength, "dist": row["dist"], "error": row["error"]})
         log(f"{noise} at dist {dist:g}: strength {strength:.6f} (measured dist {row['dist']:.6f}), error {100 * row['error']:.2f}%")
