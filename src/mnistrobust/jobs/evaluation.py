@@ -4,6 +4,7 @@ cells measured at exact distortions, and the low-pass filters' clean errors."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -16,6 +17,25 @@ from ..io.checkpoints import load_method
 from ..io.hdf5 import load_sign_map
 from ..io.storage import write_csv
 from ..progress import Log
+from .runtime import resolve_device
+
+
+def method_under_noise_arguments(snakemake: Any) -> dict:
+    """What the sweep and table2_cells rules both hand over: the method's inputs and params,
+    the noise, the test set's size and the device (as keyword arguments of their jobs)."""
+    return {
+        "data_h5": snakemake.input.data,
+        "method": snakemake.wildcards.method,
+        "spec": snakemake.params.spec,
+        "member_checkpoints": list(snakemake.input.members),
+        "lowpass": snakemake.params.lowpass,
+        "noise": snakemake.params.noise,
+        "settings": snakemake.params.evaluation,
+        "test_images": snakemake.params.test_images,
+        "dae_checkpoint": snakemake.input.get("dae"),
+        "sign_map": snakemake.input.get("sign_map"),
+        "device": resolve_device(snakemake.config["device"]),
+    }
 
 
 def _method_under_noise(
