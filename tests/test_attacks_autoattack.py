@@ -68,7 +68,7 @@ def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag
     y = masked(x).argmax(1)
     section = {**STRONG_ATTACKS_SECTION, "eps": [0.25], "attacks": ["fgsm", "pgd", "autoattack"]}
     settings = StrongAttackSettings.from_config({**section, "autoattack": {"steps": 5, "square_queries": 60}})
-    table = evaluate_networks("masked", masked, None, x, y, settings, {}, log=lambda _: None)
+    table = evaluate_networks("masked", masked, {}, x, y, settings, {}, log=lambda _: None)
     errors = table[table["eps"] == 0.25].set_index("attack")["error"]
     # FGSM and APGD see a zero gradient; AutoAttack's Square does not need one.
     assert errors["fgsm"] == 0 and errors["autoattack"] > errors["pgd"] + 0.1
@@ -78,7 +78,7 @@ def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag
 def test_the_registry_and_the_plan_know_autoattack():
     settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "autoattack"]})
     assert isinstance(STRONG_ATTACKS["autoattack"](settings, print), AutoAttack)
-    labels = [planned.label for planned in attack_plan(settings, True, False, "lowpass5_lenet")]
+    labels = [planned.label for planned in attack_plan(settings, ["oblivious"], False, "lowpass5_lenet")]
     assert labels == ["pgd", "pgd_oblivious", "autoattack"]  # end to end only
 
 

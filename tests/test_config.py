@@ -59,8 +59,8 @@ def merged(config: dict, changes: dict) -> dict:
 
 
 def test_noise_names_and_threat_models():
-    assert NOISES == ("gaussian", "fgsm", "fgsm_oblivious")
-    assert ATTACK_THREAT == {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious"}
+    assert NOISES == ("gaussian", "fgsm", "fgsm_oblivious", "fgsm_bpda")
+    assert ATTACK_THREAT == {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious", "fgsm_bpda": "bpda"}
     assert set(ATTACK_THREAT.values()) - {None} == set(THREAT_MODELS)
     assert check_noise("gaussian") == "gaussian"
     assert check_noise("fgsm") == "fgsm"

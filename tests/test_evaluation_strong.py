@@ -19,9 +19,9 @@ from model_support import STRONG_ATTACKS_SECTION, labelled_by, random_set, zero_
 
 def test_attack_plan_follows_the_method():
     settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
-    plain = attack_plan(settings, has_preprocess=False, randomized=False, method="lenet")
+    plain = attack_plan(settings, threats=[], randomized=False, method="lenet")
     assert [planned.label for planned in plain] == ["fgsm", "pgd"]
-    lowpass = attack_plan(settings, has_preprocess=True, randomized=True, method="lowpass5_lenet")
+    lowpass = attack_plan(settings, threats=["oblivious"], randomized=True, method="lowpass5_lenet")
     assert [planned.label for planned in lowpass] == [
         "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "eot_pgd", "transfer_lenet"
     ]
@@ -35,9 +35,9 @@ def test_attack_plan_follows_the_method():
     ]
     assert all(planned.threat == "end_to_end" for planned in plain) and all(planned.source is None for planned in plain)
     with_square = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "square"]})
-    assert [p.label for p in attack_plan(with_square, has_preprocess=False, randomized=False, method="lenet")] == ["pgd", "square"]
+    assert [p.label for p in attack_plan(with_square, threats=[], randomized=False, method="lenet")] == ["pgd", "square"]
     # EOT only against a randomized defense.
-    deterministic = attack_plan(settings, has_preprocess=True, randomized=False, method="lowpass5_lenet")
+    deterministic = attack_plan(settings, threats=["oblivious"], randomized=False, method="lowpass5_lenet")
     assert "eot_pgd" not in [p.label for p in deterministic]
 
 
@@ -56,7 +56,7 @@ def test_square_sees_through_masked_gradients_and_the_flag_says_so():
     settings = StrongAttackSettings.from_config(
         {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
     )
-    table = evaluate_networks("masked", masked, None, x, y, settings, {}, log=lambda _: None)
+    table = evaluate_networks("masked", masked, {}, x, y, settings, {}, log=lambda _: None)
     errors = table[table["eps"] == 0.25].set_index("attack")["error"]
     # FGSM sees a zero gradient; PGD gets only what its random start finds by luck.
     assert errors["fgsm"] == 0 and errors["square"] > errors["pgd"] + 0.1
@@ -70,7 +70,7 @@ def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
     x, y = random_set(24, seed=4)
     settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
     transfer = {"lenet": torch.stack([(x + e * torch.randn_like(x).sign()).clamp(0, 1) for e in settings.all_eps])}
-    table = evaluate_networks("lp", network, oblivious, x, y, settings, transfer, log=lambda _: None)
+    table = evaluate_networks("lp", network, {"oblivious": oblivious}, x, y, settings, transfer, log=lambda _: None)
     assert set(table["attack"]) == {"clean", "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "eot_pgd", "transfer_lenet", "robust"}
     assert (table["images"] == 24).all()
     clean = table.loc[table["attack"] == "clean", "error"].item()
@@ -88,7 +88,7 @@ def test_evaluate_networks_rows_are_tidy_and_the_robust_error_is_the_union():
     x, y = labelled_by(model, n=12, seed=7)
     settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["fgsm", "pgd"], "eps": [0.002, 0.01]})
     lines: list[str] = []
-    table = evaluate_networks("lenet", model, None, x, y, settings, {}, log=lines.append)
+    table = evaluate_networks("lenet", model, {}, x, y, settings, {}, log=lines.append)
     assert list(table.columns) == RESULT_COLUMNS
     assert list(table["attack"]) == ["clean"] + ["fgsm"] * 3 + ["pgd"] * 3 + ["robust"] * 3
     assert table.loc[table["attack"] == "clean", "error"].item() == 0  # labelled by the model itself

@@ -71,7 +71,9 @@ def test_small_config_produces_every_table_and_figure(small_run):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     levels = yaml.safe_load(SMALL_CONFIG.read_text())["evaluation"]["levels"]
     curves = sorted((small_run / "results/sweeps").glob("*/*.csv"))
-    assert len(curves) == 36  # 14 methods x (gaussian, fgsm) + the 8 with preprocessing oblivious
+    # 14 methods x (gaussian, fgsm) + the 8 with preprocessing oblivious + the plug-in
+    # example's gaussian, oblivious and BPDA (no plain fgsm: its gradient is zero)
+    assert len(curves) == 39
     for path in curves:
         curve = pd.read_csv(path)
         assert list(curve.columns) == ["model", "noise", "level", "strength", "dist", "error"], path
@@ -105,6 +107,9 @@ def test_small_config_produces_every_table_and_figure(small_run):
     for label in ("DAE", "DAE + dropout", "Low-pass filter", "Low-pass filter + dropout"):
         assert set(table.loc[table["method"] == label, "attack"]) == {"fgsm_oblivious"}
         assert set(table.loc[table["method"] == f"{label}, end to end", "attack"]) == {"fgsm"}
+    # The plug-in example: the literal gradient of a 1-bit input is zero, BPDA's is not.
+    bpda = pd.read_csv(small_run / "results/sweeps/bitdepth1_lenet/fgsm_bpda.csv")
+    assert bpda["error"].iloc[-1] > bpda["error"].iloc[0] + 0.3
     assert set(table.loc[table["paper_pct"].notna(), "verdict"]) <= {"reproduced", "differs"}
     assert (table.loc[table["paper_pct"].isna(), "verdict"].fillna("") == "").all()
     markdown = (small_run / "results/tables/table2.md").read_text()

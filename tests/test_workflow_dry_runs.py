@@ -28,9 +28,10 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         "adversarial_pool": 5,
         "adversarial_stage": 5,
         "lowpass_calibration": 1,
-        "fgsm_sign_map": 22,  # 14 methods end to end + 8 with preprocessing oblivious
-        "sweep": 36,  # 14 methods x (gaussian, fgsm) + 8 oblivious
-        "table2_cells": 13,  # one per Table 2 row
+        # 14 methods end to end + 8 with preprocessing oblivious + the plug-in's oblivious and BPDA
+        "fgsm_sign_map": 24,
+        "sweep": 39,  # 14 methods x (gaussian, fgsm) + 8 oblivious + the plug-in's gaussian, oblivious, BPDA
+        "table2_cells": 14,  # one per Table 2 row
         "table2": 1,
         "figure1": 1,
         "error_curves_figure": 7,
@@ -45,7 +46,7 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
 def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_path, mnist_dir):
     result = dry_run(tmp_path, mnist_dir, "paper", config=str(REPO / "config.yaml"))
     jobs = result.jobs
-    assert jobs["table2"] == 1 and jobs["sweep"] == 36 and jobs["error_curves_figure"] == 7
+    assert jobs["table2"] == 1 and jobs["sweep"] == 39 and jobs["error_curves_figure"] == 7
     assert jobs["table2_cells"] == len(yaml.safe_load((REPO / "config.yaml").read_text())["table2"]["rows"])
     assert jobs["train_group_committee_seeds"] == 1
     assert not {rule for rule in jobs if rule.startswith("human") or rule in ("usps", "train_group_human_seeds")}

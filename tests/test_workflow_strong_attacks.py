@@ -18,12 +18,15 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     rows = [
         {"label": "No method", "method": "lenet", "noise": "fgsm"},
         {"label": "Low-pass filter", "method": "lowpass5_lenet", "noise": "fgsm_oblivious"},
+        {"label": "Bit depth (plug-in)", "method": "bitdepth1_lenet", "noise": "fgsm_bpda"},
     ]
     config = small_config_with(tmp_path, {"table2": {"dists": [0.0, 0.1], "rows": rows}, "strong_attacks": {"transfer_sources": ["lenet"]}})
     run_snakemake(tmp_path / "work", mnist_dir, "strong_attacks", config=config)
     results = tmp_path / "work" / "results"
     table = pd.read_csv(results / "tables/strong_attacks.csv")
-    assert list(dict.fromkeys(table["method"])) == ["No method", "Low-pass filter", "PGD adversarial training (reference)"]
+    assert list(dict.fromkeys(table["method"])) == [
+        "No method", "Low-pass filter", "Bit depth (plug-in)", "PGD adversarial training (reference)",
+    ]
     assert sorted(set(table["eps"])) == [0.1, 0.2, 0.3, 1.0]
     assert (table["images"] == 40).all()
     assert (table["robust"] >= table[["fgsm", "pgd", "autoattack"]].max(axis=1) - 1e-9).all()
@@ -31,6 +34,10 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     lowpass = table[table["method"] == "Low-pass filter"]
     assert lowpass["eot_pgd"].notna().all() and lowpass["transfer_lenet"].notna().all()
     assert table.loc[table["method"] == "No method", "transfer_lenet"].isna().all()  # no transfer onto itself
+    # The plug-in example: FGSM sees a zero gradient, BPDA goes through, and the flag says so.
+    plugin = table[table["method"] == "Bit depth (plug-in)"].set_index("eps")
+    assert (plugin.loc[0.3, "pgd_bpda"] > plugin.loc[0.3, "fgsm"] + 20) and plugin["pgd_bpda"].notna().all()
+    assert "pgd_bpda stronger than pgd" in plugin.loc[0.3, "flags"]
     # At eps 1 every image can be turned into any other: a sound attack fools the model always.
     assert (table.loc[table["eps"] == 1.0, "robust"] == 100).all()
     assert table["flags"].map(lambda flags: isinstance(flags, str) and flags != "").all()

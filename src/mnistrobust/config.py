@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import re
@@ -21,11 +22,12 @@ from .errors import ConfigError
 
 # --- Names --------------------------------------------------------------------------------
 
-THREAT_MODELS = ("end_to_end", "oblivious")
+THREAT_MODELS = ("end_to_end", "oblivious", "bpda")
 # Sweep noise name -> the threat model its examples come from (None: random noise).
 # gaussian: random noise; fgsm: the method's own gradient sign; fgsm_oblivious: the
-# gradient sign of the method's classifier without its preprocessing.
-ATTACK_THREAT = {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious"}
+# gradient sign of the method's classifier without its preprocessing; fgsm_bpda: a
+# non-differentiable plug-in defense's gradient with the identity for its transformation.
+ATTACK_THREAT = {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious", "fgsm_bpda": "bpda"}
 NOISES = tuple(ATTACK_THREAT)
 
 STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
@@ -247,6 +249,38 @@ def reference_budget(reference: Mapping) -> str:
 # --- Checks -------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
+def _plugin_traits(file: str, class_name: str):
+    try:
+        from .nets.plugins import load_defense_class, traits_of
+    except ImportError as exc:  # e.g. Snakemake run from an environment without torch
+        raise ConfigError(f"checking the plug-in defense {class_name!r} needs torch where Snakemake runs: {exc}") from None
+    return traits_of(load_defense_class(file, class_name))
+
+
+def plugin_differentiable(spec: Mapping) -> bool:
+    """False when the method's plug-in defense declares ``differentiable = False`` (nets/plugins.py)."""
+    defense = spec.get("defense")
+    return defense is None or _plugin_traits(defense["file"], defense["class"]).differentiable
+
+
+def extra_threats(spec: Mapping) -> list[str]:
+    """Threat models a method is attacked under besides end to end: ``oblivious`` when it has
+    preprocessing or a non-differentiable plug-in, and ``bpda`` for the latter."""
+    if not plugin_differentiable(spec):
+        return ["oblivious", "bpda"]
+    return ["oblivious"] if spec.get("preprocess", "none") != "none" else []
+
+
+def method_noises(spec: Mapping) -> list[str]:
+    """The sweeps a method gets: Gaussian noise, and FGSM under each threat model that
+    applies. A non-differentiable plug-in has no plain FGSM sweep: its own gradient is zero
+    almost everywhere, so that curve would stay at dist 0 (the strong table shows it)."""
+    threats = extra_threats(spec)
+    noises = ["gaussian"] if "bpda" in threats else ["gaussian", "fgsm"]
+    return noises + [noise for noise, threat in ATTACK_THREAT.items() if threat in threats]
+
+
 def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None = None) -> None:
     """A method's preprocessing is known, it has members, and ``noise`` (if given) applies to it."""
     preprocess = spec.get("preprocess", "none")
@@ -254,8 +288,23 @@ def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None =
         raise ConfigError(f"method {name!r}: unknown preprocess {preprocess!r}; known: {preprocess_names(lowpass)}")
     if not spec.get("members"):
         raise ConfigError(f"method {name!r} has no members")
-    if noise is not None and ATTACK_THREAT[check_noise(noise)] == "oblivious" and preprocess == "none":
-        raise ConfigError(f"method {name!r} has no preprocessing, so the oblivious attack {noise!r} is just 'fgsm'")
+    if spec.get("defense") is not None and preprocess != "none":
+        raise ConfigError(f"method {name!r}: a plug-in defense takes preprocess: none (it may preprocess itself)")
+    try:
+        noises = method_noises(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"method {name!r}: {exc}") from None
+    if noise is None or check_noise(noise) in noises:
+        return
+    threat = ATTACK_THREAT[noise]
+    if threat == "end_to_end":
+        raise ConfigError(
+            f"method {name!r}: its plug-in defense is not differentiable, so {noise!r} sees a zero gradient; "
+            "use fgsm_bpda or fgsm_oblivious"
+        )
+    if threat == "bpda":
+        raise ConfigError(f"method {name!r}: {noise!r} needs a plug-in defense declared differentiable = False")
+    raise ConfigError(f"method {name!r} has no preprocessing, so the oblivious attack {noise!r} is just 'fgsm'")
 
 
 def check_training_groups(groups: Mapping[str, list], models: Mapping[str, Mapping]) -> None:
@@ -351,6 +400,18 @@ def validate(config: dict, schema_path: str | Path) -> None:
     cross_check(config)
 
 
+def resolve_defense_files(config: Mapping, workflow_dir: str | Path) -> None:
+    """A plug-in defense's relative path names a file in the working directory, or else one
+    in the workflow's own directory (so ``examples/`` works from any ``--directory``)."""
+    for spec in config.get("methods", {}).values():
+        defense = spec.get("defense") if isinstance(spec, Mapping) else None
+        if not isinstance(defense, dict) or not isinstance(defense.get("file"), str):
+            continue  # the schema names what is wrong
+        path = Path(defense["file"])
+        if not path.is_absolute() and not path.exists() and (Path(workflow_dir) / path).exists():
+            defense["file"] = str(Path(workflow_dir) / path)
+
+
 def member_checkpoint(config: Mapping, member: str) -> str:
     """Checkpoint path of a committee member or classifier: a trained model or an adversarial stage."""
     if member in config["models"]:
@@ -380,6 +441,23 @@ def _check_configured_model(config: Mapping, key: str, name: str | None) -> None
         raise ConfigError(f"config: {key} {name!r} is not a configured model; configured: {sorted(config['models'])}")
 
 
+def _check_defense(config: Mapping, name: str, spec: Mapping) -> None:
+    """Build the plug-in defense once in front of untrained members and run it on two images
+    (a wrong output shape stops the run here, before any job)."""
+    from .nets.models import Committee, build_model
+    from .nets.plugins import inspect_defense
+
+    networks = []
+    for member in spec["members"]:
+        stage = parse_stage(member, config["adversarial"]["stages"])
+        model = config["models"][config["adversarial"]["base_model"] if stage else member]
+        networks.append(build_model(model["arch"], model["dropout"]))
+    try:
+        inspect_defense(spec["defense"], networks[0] if len(networks) == 1 else Committee(networks))
+    except ConfigError as exc:
+        raise ConfigError(f"method {name!r}: {exc}") from None
+
+
 def cross_check(config: Mapping) -> None:
     """What the schema cannot express: names that must refer to configured things."""
     check_training_groups(config.get("training_groups", {}), config["models"])
@@ -393,8 +471,10 @@ def cross_check(config: Mapping) -> None:
     sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
     if len(set(sizes)) != len(sizes):
         raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
-    for name in config["methods"]:
+    for name, spec in config["methods"].items():
         method_spec(config, name)
+        if spec.get("defense") is not None:
+            _check_defense(config, name, spec)
     labels = [row["label"] for row in config["table2"]["rows"]]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:

@@ -13,7 +13,9 @@ from mnistrobust.config import (  # noqa: E402
     canonical,
     check_noise,
     member_checkpoint as configured_member_checkpoint,
+    method_noises,
     method_spec as configured_method_spec,
+    resolve_defense_files,
     stage_model_name,
     validate,
 )
@@ -26,6 +28,7 @@ def stop(error):
 
 
 try:
+    resolve_defense_files(config, workflow.basedir)
     validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as error:
     stop(error)
@@ -132,6 +135,8 @@ def method_inputs(wildcards):
     inputs = {"data": "results/data/mnist.h5", "members": [member_checkpoint(m) for m in spec["members"]]}
     if spec["preprocess"] == "dae":
         inputs["dae"] = "results/dae/dae.pt"
+    if "defense" in spec:
+        inputs["defense"] = spec["defense"]["file"]  # an edited defense reruns its jobs
     return inputs
 
 
@@ -219,16 +224,15 @@ def human_outputs():
 
 
 def method_curves():
-    """Every configured method under both noise types, plus the oblivious attack for a
-    method with preprocessing (docs/design.md's two threat models). So the paper target
-    sweeps every configured method, not only those Table 2 and the figures name."""
-    curves = []
-    for name, spec in config["methods"].items():
-        noises = ["gaussian", "fgsm"]
-        if spec["preprocess"] != "none":
-            noises.append("fgsm_oblivious")
-        curves.extend(curve_path({"method": name, "noise": noise}) for noise in noises)
-    return curves
+    """Every configured method under each noise that applies to it (config.method_noises:
+    the oblivious attack for preprocessing, BPDA for a non-differentiable plug-in;
+    docs/design.md's threat models). So the paper target sweeps every configured method,
+    not only those Table 2 and the figures name."""
+    return [
+        curve_path({"method": name, "noise": noise})
+        for name, spec in config["methods"].items()
+        for noise in method_noises(spec)
+    ]
 
 
 def paper_outputs():

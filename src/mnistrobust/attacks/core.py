@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nets.defenses import LowPassFilter
 
 Log = Callable[[str], None]
 
@@ -98,8 +97,9 @@ def margin(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def is_randomized(model: nn.Module) -> bool:
-    """True when the network draws fresh noise at every forward pass (a noisy low-pass filter)."""
-    return any(isinstance(module, LowPassFilter) and module.noise_sigma > 0 for module in model.modules())
+    """True when the network draws fresh noise at every forward pass (a noisy low-pass filter,
+    or a plug-in defense that declares ``randomized = True``)."""
+    return any(getattr(module, "randomized", False) for module in model.modules())
 
 
 def random_start(clean: torch.Tensor, eps, generator: torch.Generator) -> torch.Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -22,7 +22,9 @@ from ..reports.strong import RESULT_COLUMNS, ROBUST
 @dataclasses.dataclass(frozen=True)
 class PlannedAttack:
     """One column of the table: an attack under a threat model (``oblivious``: the gradient
-    of the classifier without its preprocessing; its examples are scored on the whole method)."""
+    of the classifier without its preprocessing; ``bpda``: a non-differentiable plug-in's
+    gradient with the identity for its transformation; their examples are scored on the
+    whole method)."""
 
     label: str
     attack: str
@@ -30,14 +32,14 @@ class PlannedAttack:
     source: str | None = None  # transfer only
 
 
-def attack_plan(settings: StrongAttackSettings, has_preprocess: bool, randomized: bool, method: str) -> list[PlannedAttack]:
-    """The attacks run against a method, in the order they run."""
+def attack_plan(settings: StrongAttackSettings, threats: Sequence[str], randomized: bool, method: str) -> list[PlannedAttack]:
+    """The attacks run against a method, in the order they run; ``threats``: the threat
+    models besides end to end that apply to it (``config.extra_threats``)."""
     plan = []
     for family in ("fgsm", "pgd"):
         if family in settings.attacks:
             plan.append(PlannedAttack(family, family))
-            if has_preprocess:
-                plan.append(PlannedAttack(f"{family}_oblivious", family, "oblivious"))
+            plan.extend(PlannedAttack(f"{family}_{threat}", family, threat) for threat in threats)
     if "eot_pgd" in settings.attacks and randomized:
         plan.append(PlannedAttack("eot_pgd", "eot_pgd"))
     if "square" in settings.attacks:
@@ -56,7 +58,7 @@ def attack_plan(settings: StrongAttackSettings, has_preprocess: bool, randomized
 def evaluate_networks(
     method: str,
     network: nn.Module,
-    oblivious: nn.Module | None,
+    attacked_networks: Mapping[str, nn.Module],
     images: torch.Tensor,
     labels: torch.Tensor,
     settings: StrongAttackSettings,
@@ -65,7 +67,9 @@ def evaluate_networks(
 ) -> pd.DataFrame:
     """Tidy results (RESULT_COLUMNS) of every planned attack and of the per-example worst case.
 
-    ``oblivious`` is the classifier without its preprocessing (None: the method has none).
+    ``attacked_networks`` maps each threat model besides end to end that applies to the
+    method to the network its attacker differentiates (e.g. ``oblivious``: the classifier
+    without its preprocessing).
     ``transfer`` maps a source name to its stored examples. Clean misclassifications count
     as failures at every eps in the worst case.
     """
@@ -74,12 +78,12 @@ def evaluate_networks(
     clean_wrong = (predictions(network, images, settings.batch_size) != labels).cpu()
     rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean_wrong.double().mean().item(), "dist": 0.0}]
     worst = clean_wrong.expand(len(eps), -1).clone()
-    for planned in attack_plan(settings, oblivious is not None, is_randomized(network), method):
+    for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method):
         if planned.attack == "transfer":
             attack = Transfer(planned.source, transfer[planned.source], settings.batch_size)
         else:
             attack = STRONG_ATTACKS[planned.attack](settings, log)
-        attacked = oblivious if planned.threat == "oblivious" else network
+        attacked = network if planned.threat == "end_to_end" else attacked_networks[planned.threat]
         outcome = attack.outcome(network, attacked, images, labels, eps)
         worst |= outcome.fooled
         for k, e in enumerate(eps):

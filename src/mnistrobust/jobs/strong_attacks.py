@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-from ..config import STRONG_REFERENCE, StrongAttackSettings, reference_budget
+from ..config import STRONG_REFERENCE, StrongAttackSettings, extra_threats, reference_budget
 from ..data import load_split
 from ..errors import CheckpointError, ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
@@ -128,10 +128,10 @@ def evaluate_method(
     settings, network, images, labels = _method_and_test_images(
         data_h5, method, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
     )
-    oblivious = None
-    if spec.get("preprocess", "none") != "none":
-        oblivious = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat="oblivious")
-        oblivious = oblivious.to(device)
+    attacked_networks = {
+        threat: load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
+        for threat in extra_threats(spec)
+    }
     transfer = {}
     if "transfer" in settings.attacks:
         transfer_files = transfer_files or {}
@@ -143,10 +143,10 @@ def evaluate_method(
             for s, path in transfer_files.items()
             if s != method
         }
-    plan = [planned.label for planned in attack_plan(settings, oblivious is not None, is_randomized(network), method)]
+    plan = [planned.label for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method)]
     log(f"{method}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
     table = evaluate_networks(
-        method, network, oblivious, images.to(device), labels.to(device), settings, transfer, log=log
+        method, network, attacked_networks, images.to(device), labels.to(device), settings, transfer, log=log
     )
     write_csv(table, output_csv, float_format="%.6g")
     return table

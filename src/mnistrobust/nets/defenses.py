@@ -51,6 +51,11 @@ class LowPassFilter(nn.Module):
         self.register_buffer("kernel", gaussian_kernel(size, variance)[None, None], persistent=False)
         self.generator = torch.Generator().manual_seed(seed)
 
+    @property
+    def randomized(self) -> bool:
+        """A fresh noise draw at every forward pass (attacks then use EOT)."""
+        return self.noise_sigma > 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.noise_sigma > 0:
             # Drawn on the CPU whatever the device, so CPU and CUDA runs see the same noise.

@@ -1,13 +1,16 @@
 """Evaluated methods: a classifier (one network or a committee) behind optional preprocessing.
 
 A method is configured as ``{preprocess: none | dae | lowpass<size>, members: [model, ...]}``;
-more than one member makes a committee that averages the members' softmax outputs.
+more than one member makes a committee that averages the members' softmax outputs. A
+``defense: {file, class, options}`` entry puts a user's own module in front of the members
+(``nets/plugins.py``).
 Which network's gradient makes the attack's examples is the *threat model*:
 
 * ``end_to_end``: the whole method's gradient (through the preprocessing and, for a
   committee, through the averaged output);
 * ``oblivious``: the gradient of the classifier alone, the preprocessing unseen by the
-  attacker (only meaningful for methods with preprocessing).
+  attacker (only meaningful for methods with preprocessing);
+* ``bpda``: a non-differentiable plug-in's gradient with the identity for its transformation.
 
 The networks come in loaded (``mnistrobust.io.checkpoints.load_model``): this module
 builds, it does not read files.
@@ -24,6 +27,7 @@ from ..config import THREAT_MODELS, check_method, lowpass_filters, preprocess_na
 from ..errors import CheckpointError, ConfigError
 from .defenses import LowPassFilter
 from .models import Committee, Stacked
+from .plugins import build_plugin
 
 Loaded = tuple[nn.Module, Mapping[str, Any]]  # a network and its checkpoint metadata
 
@@ -70,6 +74,10 @@ def build_method(
             raise CheckpointError(f"{meta.get('checkpoint', 'a checkpoint')} holds the DAE, which is not a classifier")
         networks.append(model)
     classifier = networks[0] if len(networks) == 1 else Committee(networks)
+    if spec.get("defense") is not None:
+        return build_plugin(spec["defense"], classifier.eval(), threat)
+    if threat == "bpda":
+        raise ConfigError(f"method {name!r}: the bpda threat model needs a plug-in defense")
     preprocess = build_preprocess(spec.get("preprocess", "none"), lowpass, dae)
     if preprocess is None or threat == "oblivious":
         return classifier.eval()

@@ -23,6 +23,7 @@ NOISE_TITLES = {
     "gaussian": "Gaussian noise",
     "fgsm": "gradient-sign noise (FGSM)",
     "fgsm_oblivious": "gradient-sign noise, oblivious attack",
+    "fgsm_bpda": "gradient-sign noise, BPDA",
 }
 PAPER_LABEL = "paper (Table 2)"
 PAPER_GID = "paper_table2"  # tells the paper's marker artists from the curves (tests, SVG editing)

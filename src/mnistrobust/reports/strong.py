@@ -14,7 +14,9 @@ from .tables import markdown_table
 
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]  # one method's tidy CSV
 ROBUST = "robust"  # the per-example worst case over every attack that ran
-ATTACK_ORDER = ["fgsm", "pgd", "eot_pgd", "square", "autoattack", "fgsm_oblivious", "pgd_oblivious"]  # then transfer_<source>
+ATTACK_ORDER = [
+    "fgsm", "pgd", "eot_pgd", "square", "autoattack", "fgsm_oblivious", "pgd_oblivious", "fgsm_bpda", "pgd_bpda",
+]  # then transfer_<source>
 
 
 def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackSettings) -> list[str]:
@@ -37,6 +39,9 @@ def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackS
     # AutoAttack's parameter-free step sizes, targeted losses and Square find what PGD misses.
     if "autoattack" in errors and white_box_errors and errors["autoattack"] > max(white_box_errors) + tolerance:
         flags.append("autoattack stronger than pgd")
+    # BPDA differs from PGD only in the gradient it follows through a non-differentiable part.
+    if "pgd_bpda" in errors and "pgd" in errors and errors["pgd_bpda"] > errors["pgd"] + tolerance:
+        flags.append("pgd_bpda stronger than pgd: the non-differentiable part masks the gradient")
     if math.isclose(eps, settings.sanity_eps) and errors.get(ROBUST, 1.0) < settings.sanity_min_error:
         flags.append(f"robust error {100 * errors[ROBUST]:.1f}% < {100 * settings.sanity_min_error:g}% at sanity eps")
     return flags

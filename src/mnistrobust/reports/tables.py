@@ -50,6 +50,7 @@ REPRODUCED, DIFFERS = "reproduced", "differs"
 ATTACK_NAMES = {
     "fgsm": "gradient sign, end to end",
     "fgsm_oblivious": "gradient sign, oblivious",
+    "fgsm_bpda": "gradient sign, BPDA",
     "gaussian": "Gaussian noise",
 }
 

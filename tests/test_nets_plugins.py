@@ -1,0 +1,142 @@
+"""A user's own defense as a method (nets/plugins.py, config ``methods.<name>.defense``):
+the bit-depth example under the attacks, BPDA against its masked gradient, and the
+problems a plug-in can have, each stopped before any job with a line naming it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import yaml
+
+from conftest import REPO
+from mnistrobust.config import StrongAttackSettings, extra_threats, method_noises, validate
+from mnistrobust.errors import ConfigError
+from mnistrobust.evaluation.strong import evaluate_networks
+from mnistrobust.nets.methods import build_method
+from mnistrobust.reports.strong import check_flags
+
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+EXAMPLE = {"file": str(REPO / "examples" / "bit_depth.py"), "class": "BitDepthReduction", "options": {"bits": 1}}
+SPEC = {"preprocess": "none", "members": ["lenet"], "defense": EXAMPLE}
+LOWPASS = {"filters": [{"size": 5, "variance": 1.3}], "noise_sigma": 0.0, "noise_seed": 0}
+
+
+def bit_depth_method(classifier, threat="end_to_end"):
+    return build_method("bitdepth", SPEC, [(classifier, {"name": "lenet", "arch": "lenet"})], LOWPASS, threat=threat)
+
+
+def test_the_example_classifies_through_its_squeezed_input_under_every_threat_model():
+    classifier = zero_bias_linear_classifier(3)
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    squeezed = (x >= 0.5).float()
+    expected = classifier(squeezed)
+    for threat in ("end_to_end", "bpda"):
+        assert torch.allclose(bit_depth_method(classifier, threat)(x), expected, atol=1e-6)
+    # Oblivious: the classifier alone, on the unsqueezed input.
+    assert torch.allclose(bit_depth_method(classifier, "oblivious")(x), classifier(x), atol=1e-6)
+    assert extra_threats(SPEC) == ["oblivious", "bpda"]
+    assert method_noises(SPEC) == ["gaussian", "fgsm_oblivious", "fgsm_bpda"]  # no plain FGSM: a zero gradient
+
+
+def test_the_literal_gradient_is_zero_and_bpda_passes_the_classifiers_gradient():
+    classifier = zero_bias_linear_classifier(3)
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1)).requires_grad_()
+    y = torch.zeros(4, dtype=torch.long)
+    (grad,) = torch.autograd.grad(bit_depth_method(classifier)(x).gather(1, y[:, None]).sum(), x)
+    assert (grad == 0).all()
+    (bpda,) = torch.autograd.grad(bit_depth_method(classifier, "bpda")(x).gather(1, y[:, None]).sum(), x)
+    assert bpda.abs().sum() > 0
+
+
+def test_bpda_and_square_find_what_fgsm_and_pgd_miss_and_the_flags_say_so():
+    network = bit_depth_method(zero_bias_linear_classifier(6))
+    x, _ = labelled_by(network, n=24, seed=6)
+    x = 0.5 + (x - 0.5) * 0.4  # every pixel within 0.2 of the rounding threshold
+    y = network(x).argmax(1)  # clean error 0 by construction
+    settings = StrongAttackSettings.from_config(
+        {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
+    )
+    attacked = {threat: bit_depth_method(network.defense.classifier, threat) for threat in extra_threats(SPEC)}
+    table = evaluate_networks("bitdepth", network, attacked, x, y, settings, {}, log=lambda _: None)
+    errors = table[table["eps"] == 0.1].set_index("attack")["error"]
+    assert errors["fgsm"] == 0  # a zero gradient moves nothing; PGD only what its random starts find
+    assert errors["pgd_bpda"] > errors["pgd"] + 0.3
+    assert errors["square"] > errors["pgd"] + 0.1
+    flags = "; ".join(check_flags(errors.to_dict(), 0.1, settings))
+    assert "pgd_bpda stronger than pgd" in flags and "masked gradients" in flags
+
+
+def _config_with_defense(tmp_path, source: str | None, defense: dict | None = None) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if source is not None:
+        (tmp_path / "mine.py").write_text(source)
+    config["methods"]["mine"] = {"preprocess": "none", "members": ["lenet"], "defense": defense or {"file": str(tmp_path / "mine.py"), "class": "Mine"}}
+    return copy.deepcopy(config)
+
+
+GOOD = """
+import torch
+from torch import nn
+class Mine(nn.Module):
+    def __init__(self, classifier):
+        super().__init__()
+        self.classifier = classifier
+    def forward(self, x):
+        return self.classifier(x)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (None, "defense file '{tmp}/mine.py' does not exist"),
+        ("import nosuchmodule\n", "failed to import: ModuleNotFoundError"),
+        ("Other = 1\n", "has no class 'Mine'"),
+        ("class Mine:\n    pass\n", "'Mine' in '{tmp}/mine.py' is not a torch.nn.Module class"),
+        (GOOD.replace("return self.classifier(x)", "return self.classifier(x)[:, :5]"), "returns (2, 5) for 2 images"),
+        (GOOD.replace("def __init__(self, classifier):", "def __init__(self, classifier, width):"), "Mine(classifier, **{{}}) failed: TypeError"),
+        (GOOD.replace("class Mine(nn.Module):", "class Mine(nn.Module):\n    differentiable = False"), "lacks transform and classify"),
+    ],
+)
+def test_a_bad_plugin_is_named_in_one_line(tmp_path, source, message):
+    config = _config_with_defense(tmp_path, None if source is None else source)
+    if source is None:
+        (tmp_path / "mine.py").unlink(missing_ok=True)
+    with pytest.raises(ConfigError) as error:
+        validate(config, SCHEMA)
+    text = str(error.value)
+    assert text.startswith("method 'mine': ") and message.format(tmp=tmp_path) in text
+    assert "\n" not in text and "Traceback" not in text
+
+
+def test_a_good_plugin_passes_and_gets_the_plain_sweeps(tmp_path):
+    config = _config_with_defense(tmp_path, GOOD)
+    validate(config, SCHEMA)
+    assert method_noises(config["methods"]["mine"]) == ["gaussian", "fgsm"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"preprocess": "lowpass5"}, "a plug-in defense takes preprocess: none"),
+    ],
+)
+def test_a_plugin_with_preprocessing_is_refused(tmp_path, change, message):
+    config = _config_with_defense(tmp_path, GOOD)
+    config["methods"]["mine"].update(change)
+    with pytest.raises(ConfigError, match=message):
+        validate(config, SCHEMA)
+
+
+def test_rows_that_ask_a_plugin_for_the_wrong_attack_are_named():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["table2"]["rows"].append({"label": "y", "method": "bitdepth1_lenet", "noise": "fgsm"})
+    with pytest.raises(ConfigError, match=r"table2.rows\[14\] \('y'\): method 'bitdepth1_lenet': its plug-in defense is not differentiable"):
+        validate(config, SCHEMA)
+    config["table2"]["rows"][-1] = {"label": "y", "method": "lenet", "noise": "fgsm_bpda"}
+    with pytest.raises(ConfigError, match="needs a plug-in defense declared differentiable = False"):
+        validate(config, SCHEMA)
