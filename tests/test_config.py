@@ -12,6 +12,7 @@ import yaml
 from conftest import REPO, dry_run, run_snakemake, small_config_with
 from mnistrobust.config import (
     ATTACK_THREAT,
+    FAST_REFERENCE,
     NOISES,
     STRONG_REFERENCE,
     THREAT_MODELS,
@@ -25,6 +26,7 @@ from mnistrobust.config import (
     check_noise,
     check_training_groups,
     cross_check,
+    fast_reference_budget,
     lowpass_filters,
     member_checkpoint,
     method_spec,
@@ -209,6 +211,15 @@ def test_eps_and_attack_name_checks():
         check_attack_names([])
 
 
+def test_fast_reference_budget_states_the_recipe():
+    fast = default_config()["strong_attacks"]["fast_reference"]
+    assert fast_reference_budget(fast) == (
+        "LeNet fast-AT 10 epochs x batch 100 (FGSM from a random start, eps 0.3, Adam cyclic lr up to 0.005; "
+        "best epoch by PGD-10 on 1000 training images), from scratch"
+    )
+    assert "N-FGSM" in fast_reference_budget({**fast, "method": "n_fgsm"})
+
+
 def test_reference_budget_states_how_the_reference_was_trained():
     reference = {"init_model": "lenet", "iterations": 1000, "batch_size": 64, "eps": 0.3, "steps": 40, "step_size": 0.01, "seed": 1}
     assert reference_budget(reference) == (
@@ -240,6 +251,8 @@ CONFIG_ERRORS = [
     ({"training_groups": {"committee_seeds": ["lenet_seed2", "phantom"]}}, "phantom"),
     ({"training_groups": {"mixed": ["lenet", "lenet_inp"]}}, "share iterations and dropout"),
     ({"adversarial": {"stages": 0}}, "stages"),
+    ({"strong_attacks": {"fast_reference": {"eps": 1.5}}}, "config.strong_attacks.fast_reference.eps: 1.5 is greater than the maximum of 1"),
+    ({"strong_attacks": {"fast_reference": {"method": "pgd"}}}, "fast_reference.method: 'pgd' is not allowed; allowed: 'fgsm_rs', 'n_fgsm'"),
     ({"lowpass": {"filters": [{"size": 4, "variance": 1.0}]}}, "size"),
     ({"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm_oblivious"}]}}, "no preprocessing"),
     # The key and the row are named: a threat model the row's method does not have.
@@ -265,7 +278,8 @@ def test_validate_names_what_is_wrong(override, named):
         ({"strong_attacks": {"transfer_sources": ["nosuch"]}}, "transfer_sources names 'nosuch'"),
         ({"strong_attacks": {"sanity_eps": 0.25}}, "sanity_eps 0.25 must exceed every eps"),
         ({"strong_attacks": {"reference": {"init_model": "ghost"}}}, "init_model 'ghost' is not a configured model"),
-        ({"methods": {STRONG_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the PGD-trained reference"),
+        ({"methods": {STRONG_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'PGD adversarial training (reference)'"),
+        ({"methods": {FAST_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'Fast adversarial training (reference)'"),
         ({"lowpass": {"calibration_model": "ghost"}}, "lowpass.calibration_model 'ghost'"),
         ({"adversarial": {"base_model": "ghost"}}, "adversarial.base_model 'ghost'"),
     ],

@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 import pytest
+import torch
 
 from conftest import dry_run, run_snakemake, small_config_with
 
@@ -25,7 +26,8 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     results = tmp_path / "work" / "results"
     table = pd.read_csv(results / "tables/strong_attacks.csv")
     assert list(dict.fromkeys(table["method"])) == [
-        "No method", "Low-pass filter", "Bit depth (plug-in)", "PGD adversarial training (reference)",
+        "No method", "Low-pass filter", "Bit depth (plug-in)",
+        "PGD adversarial training (reference)", "Fast adversarial training (reference)",
     ]
     assert sorted(set(table["eps"])) == [0.1, 0.2, 0.3, 1.0]
     assert (table["images"] == 40).all()
@@ -43,6 +45,9 @@ def test_strong_attacks_target_builds_the_table_and_figure(tmp_path, mnist_dir):
     assert table["flags"].map(lambda flags: isinstance(flags, str) and flags != "").all()
     markdown = (results / "tables/strong_attacks.md").read_text()
     assert "first 40 MNIST test images" in markdown and "PGD-trained 4 iterations" in markdown
+    assert "LeNet fast-AT 1 epochs x batch 100 (FGSM from a random start, eps 0.3" in markdown
+    fast = torch.load(results / "strong_attacks/reference/fast_at_reference.pt", weights_only=True)["meta"]
+    assert fast["name"] == "fast_at_reference" and fast["kept_epoch"] == 1 and len(fast["fast_history"]) == 1
     assert "AutoAttack standard" in markdown and "torchattacks 3.5.1" in markdown and "| autoattack |" in markdown
     assert (results / "figures/strong_attacks_error_vs_eps.png").stat().st_size > 10_000
     assert not math.isnan(table.loc[table["method"] == "No method", "pgd_dist"].iloc[0])

@@ -32,8 +32,14 @@ NOISES = tuple(ATTACK_THREAT)
 
 STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
 
-# The method and model name of the PGD-trained reference row of the strong-attack table.
+# The method and model names of the strong-attack table's reference rows: PGD adversarial
+# training (Madry et al.) and fast adversarial training (Wong et al.).
 STRONG_REFERENCE = "pgd_reference"
+FAST_REFERENCE = "fast_at_reference"
+REFERENCE_LABELS = {
+    STRONG_REFERENCE: "PGD adversarial training (reference)",
+    FAST_REFERENCE: "Fast adversarial training (reference)",
+}
 
 # Attack names a configuration may ask for (config strong_attacks.attacks).
 STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
@@ -243,6 +249,16 @@ def reference_budget(reference: Mapping) -> str:
     return (
         f"LeNet PGD-trained {reference['iterations']} iterations x batch {reference.get('batch_size', 64)} "
         f"(eps {reference['eps']:g}, {reference['steps']} steps of {reference['step_size']:g}, random start), {start}"
+    )
+
+
+def fast_reference_budget(fast: Mapping) -> str:
+    """How the fast adversarial training reference was trained, for the table's title."""
+    attack = "FGSM from a random start" if fast["method"] == "fgsm_rs" else "N-FGSM"
+    return (
+        f"LeNet fast-AT {fast['epochs']} epochs x batch {fast['batch_size']} ({attack}, eps {fast['eps']:g}, "
+        f"Adam cyclic lr up to {fast['lr_max']:g}; best epoch by PGD-{fast['guard_steps']} on "
+        f"{fast['guard_images']} training images), from scratch"
     )
 
 
@@ -510,5 +526,6 @@ def _check_strong_attacks(config: Mapping) -> None:
                 f"{sorted(config['methods'])}"
             )
     _check_configured_model(config, "strong_attacks.reference.init_model", section["reference"]["init_model"])
-    if STRONG_REFERENCE in config["methods"]:
-        raise ConfigError(f"config: method name {STRONG_REFERENCE!r} is reserved for the PGD-trained reference")
+    for reserved, label in REFERENCE_LABELS.items():
+        if reserved in config["methods"]:
+            raise ConfigError(f"config: method name {reserved!r} is reserved for the row {label!r}")

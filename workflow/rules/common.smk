@@ -9,6 +9,8 @@ sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 
 from mnistrobust.config import (  # noqa: E402
     ATTACK_THREAT,
+    FAST_REFERENCE,
+    REFERENCE_LABELS,
     STRONG_REFERENCE,
     canonical,
     check_noise,
@@ -253,7 +255,7 @@ def final_outputs():
 
 # --- Stronger attacks (beyond the paper; workflow/rules/strong_attacks.smk) ---------------
 
-STRONG_REFERENCE_CHECKPOINT = f"results/strong_attacks/reference/{STRONG_REFERENCE}.pt"
+REFERENCE_CHECKPOINTS = {name: f"results/strong_attacks/reference/{name}.pt" for name in REFERENCE_LABELS}
 
 
 def strong_config():
@@ -265,15 +267,15 @@ def strong_config():
 def strong_settings():
     """The attack settings every strong-attack job shares (not 'enabled' nor the reference's
     training, so switching the target on or retraining the reference reruns nothing else)."""
-    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "reference")})
+    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "reference", "fast_reference")})
 
 
 def strong_methods():
-    """Every distinct Table 2 method, labelled by its first Table 2 row, then the reference."""
+    """Every distinct Table 2 method, labelled by its first Table 2 row, then the two references."""
     labels = {}
     for row in config["table2"]["rows"]:
         labels.setdefault(row["method"], row["label"])
-    labels[STRONG_REFERENCE] = "PGD adversarial training (reference)"
+    labels.update(REFERENCE_LABELS)
     return labels
 
 
@@ -283,16 +285,16 @@ def strong_result(method):
 
 @readable
 def strong_method_spec(wildcards):
-    if wildcards.method == STRONG_REFERENCE:
-        return {"members": [STRONG_REFERENCE], "preprocess": "none"}
+    if wildcards.method in REFERENCE_LABELS:
+        return {"members": [wildcards.method], "preprocess": "none"}
     return method_spec(wildcards.method)
 
 
 @readable
 def strong_method_inputs(wildcards):
     """A method's checkpoints (or the reference's) and the transfer examples it is scored on."""
-    if wildcards.method == STRONG_REFERENCE:
-        inputs = {"data": "results/data/mnist.h5", "members": [STRONG_REFERENCE_CHECKPOINT]}
+    if wildcards.method in REFERENCE_LABELS:
+        inputs = {"data": "results/data/mnist.h5", "members": [REFERENCE_CHECKPOINTS[wildcards.method]]}
     else:
         inputs = method_inputs(wildcards)
     inputs["transfer"] = [

@@ -1,5 +1,5 @@
-# Beyond the paper: stronger attacks (PGD, EOT-PGD, transfer) on every Table 2 method and
-# a PGD-adversarially-trained reference. Target: snakemake strong_attacks --cores N
+# Beyond the paper: stronger attacks (PGD, EOT-PGD, Square, transfer, AutoAttack) on every
+# Table 2 method and two adversarially trained references (PGD, fast adversarial training). Target: snakemake strong_attacks --cores N
 
 
 rule strong_attacks:
@@ -38,7 +38,7 @@ rule strong_reference_model:
     input:
         unpack(strong_reference_inputs),
     output:
-        checkpoint=STRONG_REFERENCE_CHECKPOINT,
+        checkpoint=REFERENCE_CHECKPOINTS[STRONG_REFERENCE],
     log:
         "results/logs/strong_attacks/reference.log",
     benchmark:
@@ -55,6 +55,29 @@ rule strong_reference_model:
         test_images=config["data"]["test_images"],
     script:
         "../scripts/strong_reference_model.py"
+
+
+rule strong_fast_reference_model:
+    """The reference that holds: LeNet with fast adversarial training (Wong et al.), best epoch by a PGD guard."""
+    input:
+        data="results/data/mnist.h5",
+    output:
+        checkpoint=REFERENCE_CHECKPOINTS[FAST_REFERENCE],
+    log:
+        "results/logs/strong_attacks/fast_reference.log",
+    benchmark:
+        "results/benchmarks/strong_attacks/fast_reference.tsv"
+    conda:
+        "../envs/mnistrobust.yaml"
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=2000,
+    params:
+        fast_reference=canonical(strong_config()["fast_reference"]),
+        train_images=config["data"]["train_images"],
+        test_images=config["data"]["test_images"],
+    script:
+        "../scripts/strong_fast_reference_model.py"
 
 
 rule strong_evaluate:
@@ -116,5 +139,6 @@ rule strong_attacks_table:
         labels=list(strong_methods().values()),
         settings=strong_settings(),
         reference=canonical(strong_config()["reference"]),
+        fast_reference=canonical(strong_config()["fast_reference"]),
     script:
         "../scripts/strong_attacks_table.py"

@@ -8,6 +8,7 @@ with job_for(snakemake) as log:
         dict(zip(snakemake.params.labels, snakemake.input.results)),
         snakemake.params.settings,
         snakemake.params.reference,
+        snakemake.params.fast_reference,
         csv_path=snakemake.output.csv,
         markdown_path=snakemake.output.markdown,
         figure_path=snakemake.output.figure,

@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-from ..config import STRONG_REFERENCE, StrongAttackSettings, extra_threats, reference_budget
+from ..config import (
+    FAST_REFERENCE,
+    STRONG_REFERENCE,
+    StrongAttackSettings,
+    extra_threats,
+    fast_reference_budget,
+    reference_budget,
+)
 from ..data import load_split
 from ..errors import CheckpointError, ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
@@ -19,6 +26,7 @@ from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_at
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
 from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
+from ..training.fast_at import FastATSettings, fast_adversarial_training
 from ..training.robust import pgd_perturbation
 from ..training.solver import SolverSpec, train
 from .training import initialised_model, save_trained
@@ -111,6 +119,33 @@ def train_pgd_reference(
     )
 
 
+def train_fast_reference(
+    data_h5: str,
+    checkpoint: str,
+    fast_reference: Mapping,
+    train_images: int,
+    test_images: int,
+    device: torch.device | str = "cpu",
+    log: Log = print,
+) -> dict[str, float]:
+    """Train LeNet from scratch with fast adversarial training and save the best epoch as
+    ``fast_at_reference``, with the per-epoch history of the overfitting guard."""
+    settings = FastATSettings(**fast_reference)
+    model = initialised_model("lenet", None, settings.seed).to(device)
+    images, labels = load_split(data_h5, "train", limit=train_images)
+    test_x, test_y = load_split(data_h5, "test", limit=test_images)
+    log(f"fast adversarial training: {fast_reference_budget(fast_reference)}; {len(images)} training images")
+    result = fast_adversarial_training(model, images, labels, settings, log=log)
+    metrics = {"train_seconds": result.train_seconds, "images_per_second": result.images_per_second,
+               "final_loss": result.history[result.kept_epoch - 1]["train_loss"]}
+    model_spec = {"arch": "lenet", "dropout": {}, "seed": settings.seed}
+    return save_trained(
+        checkpoint, FAST_REFERENCE, model_spec, settings, result.model.cpu(), metrics, len(images), test_x, test_y, log,
+        fast_training={**dict(fast_reference), "budget": fast_reference_budget(fast_reference)},
+        fast_history=result.history, kept_epoch=result.kept_epoch, collapsed=result.collapsed,
+    )
+
+
 def evaluate_method(
     data_h5: str,
     method: str,
@@ -160,6 +195,7 @@ def write_strong_report(
     result_paths: Mapping[str, str],
     settings: Mapping,
     reference: Mapping,
+    fast_reference: Mapping,
     csv_path: str,
     markdown_path: str,
     figure_path: str,
@@ -168,7 +204,7 @@ def write_strong_report(
     """The extended table (CSV + markdown) and the error-vs-eps figure, from per-method
     results (label -> CSV); every failed sanity check is logged."""
     checked = StrongAttackSettings.from_config(settings)
-    title = table_title(checked, reference_budget(reference))
+    title = table_title(checked, f"{reference_budget(reference)}; {fast_reference_budget(fast_reference)}")
     results = {label: read_results(path) for label, path in result_paths.items()}
     table = strong_table(results, checked)
     counts = set(table["images"])
