@@ -51,6 +51,19 @@ def test_build_model_returns_lenet_and_rejects_unknown_arch():
         build_model("resnet", None)
 
 
+
+def test_lenet_relu_adds_relus_after_the_convolutions_only():
+    caffe, relu = seeded_lenet(3), build_model("lenet_relu")
+    relu.load_state_dict(caffe.state_dict())  # the same parameters, nothing added
+    assert count_parameters(relu) == count_parameters(caffe) and relu.conv_relu and not caffe.conv_relu
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    conv1 = caffe.conv1(x)
+    assert (conv1 < 0).any()  # so the ReLU changes something
+    expected = relu.ip2(torch.relu(relu.ip1(torch.nn.functional.max_pool2d(
+        torch.relu(relu.conv2(torch.nn.functional.max_pool2d(torch.relu(conv1), 2))), 2).flatten(1))))
+    assert torch.allclose(relu.logits(x), expected, atol=1e-5)
+    assert not torch.allclose(relu.logits(x), caffe.logits(x), atol=1e-3)
+
 @pytest.mark.parametrize(
     "layer, fan_in",
     [("conv1", 1 * 5 * 5), ("conv2", 20 * 5 * 5), ("ip1", 800), ("ip2", 500)],

@@ -128,17 +128,19 @@ def train_fast_reference(
     device: torch.device | str = "cpu",
     log: Log = print,
 ) -> dict[str, float]:
-    """Train LeNet from scratch with fast adversarial training and save the best epoch as
-    ``fast_at_reference``, with the per-epoch history of the overfitting guard."""
-    settings = FastATSettings(**fast_reference)
-    model = initialised_model("lenet", None, settings.seed).to(device)
+    """Train a LeNet (``arch``: Caffe's, or with ReLUs after its convolutions) from scratch
+    with fast adversarial training and save the best epoch as ``fast_at_reference``, with
+    the per-epoch history of the overfitting guard."""
+    arch = fast_reference["arch"]
+    settings = FastATSettings(**{key: value for key, value in fast_reference.items() if key != "arch"})
+    model = initialised_model(arch, None, settings.seed).to(device)
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     log(f"fast adversarial training: {fast_reference_budget(fast_reference)}; {len(images)} training images")
     result = fast_adversarial_training(model, images, labels, settings, log=log)
     metrics = {"train_seconds": result.train_seconds, "images_per_second": result.images_per_second,
                "final_loss": result.history[result.kept_epoch - 1]["train_loss"]}
-    model_spec = {"arch": "lenet", "dropout": {}, "seed": settings.seed}
+    model_spec = {"arch": arch, "dropout": {}, "seed": settings.seed}
     return save_trained(
         checkpoint, FAST_REFERENCE, model_spec, settings, result.model.cpu(), metrics, len(images), test_x, test_y, log,
         fast_training={**dict(fast_reference), "budget": fast_reference_budget(fast_reference)},
