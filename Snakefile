@@ -34,7 +34,7 @@ localrules:
 
 
 rule all:
-    """Default target: the paper's study and the human study (and strong_attacks when enabled)."""
+    """Default target: the paper's study, the human study and the fast-AT reference (and strong_attacks when enabled)."""
     default_target: True
     input:
         final_outputs(),

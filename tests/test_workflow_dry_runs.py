@@ -39,6 +39,7 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
         "human_stimuli": 2,  # the subjects' sets and the LeNets' sets
         "human_lenet_answers": 1,
         "human_analysis": 1,
+        "strong_fast_reference_model": 1,  # the fast-AT reference joins the default target
         "all": 1,
     }
 
