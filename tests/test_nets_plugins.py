@@ -5,13 +5,15 @@ problems a plug-in can have, each stopped before any job with a line naming it."
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
 import yaml
 
 from conftest import REPO
-from mnistrobust.config import StrongAttackSettings, extra_threats, method_noises, validate
+from mnistrobust.config import StrongAttackSettings, declared_traits, extra_threats, method_noises, validate
 from mnistrobust.errors import ConfigError
 from mnistrobust.evaluation.strong import evaluate_networks
 from mnistrobust.nets.methods import build_method
@@ -94,7 +96,9 @@ class Mine(nn.Module):
     ("source", "message"),
     [
         (None, "defense file '{tmp}/mine.py' does not exist"),
-        ("import nosuchmodule\n", "failed to import: ModuleNotFoundError"),
+        ("import nosuchmodule\nclass Mine:\n    pass\n", "failed to import: ModuleNotFoundError"),
+        ("class Mine(\n", "failed to import: SyntaxError"),
+        (GOOD.replace("class Mine(nn.Module):", "class Base(nn.Module):\n    randomized = True\nclass Mine(Base):"), "inherits randomized or differentiable"),
         ("Other = 1\n", "has no class 'Mine'"),
         ("class Mine:\n    pass\n", "'Mine' in '{tmp}/mine.py' is not a torch.nn.Module class"),
         (GOOD.replace("return self.classifier(x)", "return self.classifier(x)[:, :5]"), "returns (2, 5) for 2 images"),
@@ -140,3 +144,24 @@ def test_rows_that_ask_a_plugin_for_the_wrong_attack_are_named():
     config["table2"]["rows"][-1] = {"label": "y", "method": "lenet", "noise": "fgsm_bpda"}
     with pytest.raises(ConfigError, match="needs a plug-in defense declared differentiable = False"):
         validate(config, SCHEMA)
+
+
+def test_the_declared_traits_are_read_without_importing_the_file(tmp_path):
+    """Parsing the workflow builds the DAG from them, so it needs no torch (conda deployment)."""
+    (tmp_path / "mine.py").write_text("import nosuchmodule\nclass Mine(object):\n    differentiable = False\n    randomized = True\n")
+    assert declared_traits(str(tmp_path / "mine.py"), "Mine") == {"randomized": True, "differentiable": False}
+    assert declared_traits(str(REPO / "examples" / "bit_depth.py"), "BitDepthReduction") == {"randomized": False, "differentiable": False}
+
+
+def test_the_default_config_with_its_plugin_validates_without_torch():
+    """What Snakemake does under --software-deployment-method conda: config.py from src/, no torch."""
+    script = (
+        "import sys, yaml; sys.modules['torch'] = None; sys.path.insert(0, 'src')\n"
+        "from mnistrobust.config import method_noises, validate\n"
+        "config = yaml.safe_load(open('config.yaml'))\n"
+        "validate(config, 'workflow/schemas/config.schema.yaml')\n"
+        "print(method_noises(config['methods']['bitdepth1_lenet']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['gaussian', 'fgsm_oblivious', 'fgsm_bpda']"

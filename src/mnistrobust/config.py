@@ -265,19 +265,39 @@ def fast_reference_budget(fast: Mapping) -> str:
 # --- Checks -------------------------------------------------------------------------------
 
 
+PLUGIN_TRAITS = {"randomized": False, "differentiable": True}  # a plug-in class's declarations and defaults
+
+
 @functools.lru_cache(maxsize=None)
-def _plugin_traits(file: str, class_name: str):
+def declared_traits(file: str, class_name: str) -> dict[str, bool]:
+    """What a plug-in defense class declares in its own body (``randomized``,
+    ``differentiable``; defaults where absent), read from its source without importing it:
+    the DAG depends on them, and parsing the workflow needs no torch (nets/plugins.py)."""
+    import ast
+
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigError(f"defense file {file!r} does not exist (paths are relative to the workflow's directory)")
     try:
-        from .nets.plugins import load_defense_class, traits_of
-    except ImportError as exc:  # e.g. Snakemake run from an environment without torch
-        raise ConfigError(f"checking the plug-in defense {class_name!r} needs torch where Snakemake runs: {exc}") from None
-    return traits_of(load_defense_class(file, class_name))
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as exc:
+        raise ConfigError(f"defense file {file!r} failed to import: SyntaxError: {exc}") from None
+    found = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
+    if not found:
+        raise ConfigError(f"defense file {file!r} has no class {class_name!r}")
+    traits = dict(PLUGIN_TRAITS)
+    for statement in found[-1].body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant):
+            for target in statement.targets:
+                if isinstance(target, ast.Name) and target.id in traits:
+                    traits[target.id] = bool(statement.value.value)
+    return traits
 
 
 def plugin_differentiable(spec: Mapping) -> bool:
     """False when the method's plug-in defense declares ``differentiable = False`` (nets/plugins.py)."""
     defense = spec.get("defense")
-    return defense is None or _plugin_traits(defense["file"], defense["class"]).differentiable
+    return defense is None or declared_traits(defense["file"], defense["class"])["differentiable"]
 
 
 def extra_threats(spec: Mapping) -> list[str]:
@@ -459,9 +479,13 @@ def _check_configured_model(config: Mapping, key: str, name: str | None) -> None
 
 def _check_defense(config: Mapping, name: str, spec: Mapping) -> None:
     """Build the plug-in defense once in front of untrained members and run it on two images
-    (a wrong output shape stops the run here, before any job)."""
-    from .nets.models import Committee, build_model
-    from .nets.plugins import inspect_defense
+    (a wrong output shape stops the run here, before any job). Skipped where Snakemake runs
+    without torch (e.g. ``--software-deployment-method conda``): the job then checks it."""
+    try:
+        from .nets.models import Committee, build_model
+        from .nets.plugins import inspect_defense
+    except ImportError:
+        return
 
     networks = []
     for member in spec["members"]:

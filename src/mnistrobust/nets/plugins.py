@@ -89,9 +89,17 @@ def instantiate(defense_class: type[nn.Module], classifier: nn.Module, options: 
 
 def inspect_defense(defense: Mapping, classifier: nn.Module) -> DefenseTraits:
     """Load, build and run the configured defense once on two blank images in front of
-    ``classifier`` (untrained is enough): its traits, or a ConfigError naming the problem."""
+    ``classifier`` (untrained is enough): its traits, or a ConfigError naming the problem.
+    The traits must be those its class body declares (``config.declared_traits``, what
+    the workflow's DAG was built from)."""
+    from ..config import declared_traits
+
     defense_class = load_defense_class(defense["file"], defense["class"])
     traits = traits_of(defense_class)
+    if dataclasses.asdict(traits) != declared_traits(defense["file"], defense["class"]):
+        raise ConfigError(
+            f"{defense['class']!r} inherits randomized or differentiable; declare them in its own class body"
+        )
     network = instantiate(defense_class, classifier, defense.get("options", {})).eval()
     try:
         with torch.no_grad():
