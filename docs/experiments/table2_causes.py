@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 import yaml
 
-from mnistrobust.config import member_checkpoint, method_spec, validate
+from mnistrobust.config import member_checkpoint, method_spec, resolve_defense_files, validate
 from mnistrobust.data import load_split
 from mnistrobust.evaluation.sweeps import clean_error, errors_at_dists
 from mnistrobust.io.checkpoints import load_method
@@ -89,6 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     os.chdir(args.workdir)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    resolve_defense_files(config, REPO)  # as the Snakefile does
     validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
     images, labels = load_split("results/data/mnist.h5", "test", limit=args.test_images or config["data"]["test_images"])
     frames = [*lowpass_dropout_sigma(config, images, labels), *committee_sign_source(config, images, labels)]
