@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import PLUGIN_TRAITS, declared_traits
 from ..errors import ConfigError
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -44,9 +45,8 @@ class DefenseTraits:
 
 def load_defense_class(file: str | Path, class_name: str) -> type[nn.Module]:
     """The class ``class_name`` of the Python file ``file`` (relative to the working directory)."""
+    declared_traits(str(file), class_name)  # the file exists, parses and defines the class
     path = Path(file)
-    if not path.is_file():
-        raise ConfigError(f"defense file {str(file)!r} does not exist (paths are relative to the workflow's directory)")
     # One module per file path, so two defenses may both live in files named defense.py.
     module_name = f"mnistrobust_plugin_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -57,8 +57,6 @@ def load_defense_class(file: str | Path, class_name: str) -> type[nn.Module]:
         raise ConfigError(f"defense file {str(file)!r} failed to import: {type(exc).__name__}: {exc}") from None
     sys.modules[module_name] = module
     found = getattr(module, class_name, None)
-    if found is None:
-        raise ConfigError(f"defense file {str(file)!r} has no class {class_name!r}")
     if not (isinstance(found, type) and issubclass(found, nn.Module)):
         raise ConfigError(f"{class_name!r} in {str(file)!r} is not a torch.nn.Module class")
     return found
@@ -66,10 +64,7 @@ def load_defense_class(file: str | Path, class_name: str) -> type[nn.Module]:
 
 def traits_of(defense_class: type[nn.Module]) -> DefenseTraits:
     """The class's declarations; a non-differentiable class must offer transform and classify."""
-    traits = DefenseTraits(
-        randomized=bool(getattr(defense_class, "randomized", False)),
-        differentiable=bool(getattr(defense_class, "differentiable", True)),
-    )
+    traits = DefenseTraits(**{name: bool(getattr(defense_class, name, default)) for name, default in PLUGIN_TRAITS.items()})
     if not traits.differentiable:
         missing = [name for name in ("transform", "classify") if not callable(getattr(defense_class, name, None))]
         if missing:
@@ -92,8 +87,6 @@ def inspect_defense(defense: Mapping, classifier: nn.Module) -> DefenseTraits:
     ``classifier`` (untrained is enough): its traits, or a ConfigError naming the problem.
     The traits must be those its class body declares (``config.declared_traits``, what
     the workflow's DAG was built from)."""
-    from ..config import declared_traits
-
     defense_class = load_defense_class(defense["file"], defense["class"])
     traits = traits_of(defense_class)
     if dataclasses.asdict(traits) != declared_traits(defense["file"], defense["class"]):
