@@ -31,8 +31,13 @@ from mnistrobust.config import (
     member_checkpoint,
     method_spec,
     noise_kind,
+    parse_replicate,
     parse_stage,
     reference_budget,
+    replicate_dae_settings,
+    replicate_dir,
+    replicate_method_spec,
+    replicate_model,
     schema_problems,
     stage_model_name,
     validate,
@@ -143,6 +148,38 @@ def test_member_checkpoints_and_method_specs_of_the_default_config():
         method_spec(config, "nosuch")
     with pytest.raises(ConfigError, match="no preprocessing"):
         method_spec(config, "lenet", "fgsm_oblivious")
+
+
+# ------------------------------------------------------------------ replicates
+
+
+def test_replicate_folders_round_trip_and_replicate_1_has_none():
+    assert [replicate_dir(k) for k in (1, 2, 10)] == ["", "r2/", "r10/"]
+    assert [parse_replicate(replicate_dir(k)) for k in (1, 2, 10)] == [1, 2, 10]
+    for bad in ("r1/", "r0/", "r02/", "2/", "r2"):
+        with pytest.raises(ConfigError, match="not a replicate folder"):
+            parse_replicate(bad)
+
+
+def test_a_replicate_shifts_every_seed_by_the_step_and_keeps_the_other_settings():
+    config = merged(default_config(), {"replicates": 3, "replicate_seed_step": 6})
+    for replicate, seed in ((1, 1), (2, 7), (3, 13)):
+        inp = replicate_model(config, "lenet_inp", replicate)
+        assert inp.spec == {**canonical(config["models"]["lenet_inp"]), "seed": seed}
+        assert replicate_dae_settings(config, replicate)["seed"] == seed
+    assert replicate_model(config, "lenet_inp", 1).checkpoint == "results/models/lenet_inp.pt"
+    assert replicate_model(config, "lenet_inp", 3).checkpoint == "results/r3/models/lenet_inp.pt"
+    assert member_checkpoint(config, "adv_stage5", 2) == "results/r2/adversarial/stage5.pt"
+
+
+def test_a_replicate_that_is_a_configured_network_is_that_checkpoint_trained_once():
+    config = merged(default_config(), {"replicates": 3})
+    # lenet with seed 7 and 13 is lenet_seed7 and lenet_seed13: the human study's LeNets
+    assert replicate_model(config, "lenet", 2) == replicate_model(config, "lenet_seed7", 1)
+    assert member_checkpoint(config, "lenet", 3) == "results/models/lenet_seed13.pt"
+    committee = replicate_method_spec(config, "committee", "fgsm", 2)
+    assert committee["members"] == [f"lenet_seed{seed}" for seed in range(7, 13)]
+    assert replicate_method_spec(config, "adv_committee", None, 3)["members"][:2] == ["lenet_seed13", "adv_stage1"]
 
 
 # ------------------------------------------------------------------ settings classes
@@ -262,6 +299,11 @@ CONFIG_ERRORS = [
         {"table2": {"rows": [{"label": "x", "method": "lenet", "noise": "fgsm"}, {"label": "x", "method": "dae_lenet", "noise": "fgsm"}]}},
         "table2.rows repeats the label(s) ['x']",
     ),
+    ({"replicates": 0}, "config.replicates: 0 is less than the minimum of 1"),
+    ({"replicates": -2}, "config.replicates: -2 is less than the minimum of 1"),
+    ({"replicates": 2.5}, "config.replicates: 2.5 is not of type integer"),
+    ({"replicates": "three"}, "config.replicates: 'three' is not of type integer"),
+    ({"replicate_seed_step": 0}, "config.replicate_seed_step: 0 is less than the minimum of 1"),
 ]
 
 
@@ -283,6 +325,16 @@ def test_validate_names_what_is_wrong(override, named):
         ({"methods": {FAST_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'Fast adversarial training (reference)'"),
         ({"lowpass": {"calibration_model": "ghost"}}, "lowpass.calibration_model 'ghost'"),
         ({"adversarial": {"base_model": "ghost"}}, "adversarial.base_model 'ghost'"),
+        # lenet's replicate 2 gets seed 7, that of a LeNet trained differently
+        (
+            {"replicates": 2, "models": {"lenet": {"iterations": 500}}},
+            "replicates: 2 gives replicate 2 of model 'lenet' seed 7, the seed of model 'lenet_seed7', which differs in iterations",
+        ),
+        # step 3: the committee's replicate 2 (seeds 4..9) would share lenet_seed4..6 with replicate 1
+        (
+            {"replicates": 2, "replicate_seed_step": 3},
+            "gives method 'committee' the network results/models/lenet_seed4.pt in replicates 1 and 2",
+        ),
     ],
 )
 def test_cross_checks_name_what_the_schema_cannot(override, message):
@@ -304,7 +356,8 @@ def test_a_top_level_typo_is_named_with_the_key_it_meant():
         "the configuration has 1 problem:",
         "  config: unknown key(s) 'baseline_methd' (did you mean 'baseline_method'?); allowed: "
         "adversarial, baseline_method, dae, data, device, evaluation, figures, human, lowpass, methods, "
-        "models, solver, strong_attacks, table2, threads, training_groups",
+        "models, replicate_curves, replicate_seed_step, replicates, solver, strong_attacks, table2, threads, "
+        "training_groups",
     ]
 
 

@@ -14,7 +14,7 @@ from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.io.hdf5 import save_sign_map
 from mnistrobust.jobs.reporting import error_curves_figure, figure1, write_table2
-from mnistrobust.reports.tables import PAPER_DISTS, TABLE2_COLUMNS, to_markdown
+from mnistrobust.reports.tables import PAPER_DISTS, REPLICATED_TABLE2_COLUMNS, TABLE2_COLUMNS, to_markdown
 
 from model_support import TABLE2_CURVES, error_curve, seeded_lenet
 
@@ -35,7 +35,7 @@ def test_write_table2_writes_csv_and_markdown(tmp_path):
             {"target_dist": PAPER_DISTS, "strength": [0.0, 0.2, 0.4], "dist": PAPER_DISTS, "error": [0.01, 0.7, 0.9]}
         ).to_csv(cells[method], index=False)
     attacks = {"No method": "fgsm", "Dropout": "fgsm_oblivious"}
-    table = write_table2(paths, PAPER_DISTS, str(csv_path), str(md_path), attacks, cells)
+    table = write_table2([paths], PAPER_DISTS, str(csv_path), str(md_path), attacks, [cells])
     assert sorted(os.listdir(tmp_path / "out")) == ["table2.csv", "table2.md"]
     written = pd.read_csv(csv_path, keep_default_na=False)
     assert list(written.columns) == TABLE2_COLUMNS
@@ -48,12 +48,28 @@ def test_write_table2_writes_csv_and_markdown(tmp_path):
     assert md_path.read_text() == to_markdown(table)
 
 
+def test_write_table2_over_two_replicates_writes_each_cell_with_its_range(tmp_path):
+    replicate_curves = []
+    for replicate, clean in enumerate((0.008, 0.010), start=1):
+        path = tmp_path / f"r{replicate}.csv"
+        error_curve([0.0, 0.1, 0.2], [clean, 0.7, 0.95]).to_csv(path, index=False)
+        replicate_curves.append({"No method": str(path)})
+    csv_path, md_path = tmp_path / "table2.csv", tmp_path / "table2.md"
+    write_table2(replicate_curves, PAPER_DISTS, str(csv_path), str(md_path))
+    written = pd.read_csv(csv_path, keep_default_na=False)
+    assert list(written.columns) == REPLICATED_TABLE2_COLUMNS
+    clean = written.iloc[0]
+    assert (clean["ours_pct"], clean["low_pct"], clean["high_pct"]) == pytest.approx((0.9, 0.8, 1.0))
+    assert clean["replicates"] == 2 and clean["interval"] == "min-max" and clean["verdict"] == "reproduced"
+    assert "Reproduced: 3 of 3 cells" in md_path.read_text()
+
+
 def test_write_table2_bad_curve_raises_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("level,strength,dist\n0,0,0\n")
     csv_path, md_path = tmp_path / "t.csv", tmp_path / "t.md"
     with pytest.raises(DataError, match="bad.csv"):
-        write_table2({"No method": str(bad)}, PAPER_DISTS, str(csv_path), str(md_path))
+        write_table2([{"No method": str(bad)}], PAPER_DISTS, str(csv_path), str(md_path))
     assert not csv_path.exists() and not md_path.exists()
 
 

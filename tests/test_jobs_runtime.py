@@ -93,6 +93,8 @@ def test_job_name_is_the_rule_and_its_wildcard_values():
     assert job_name("sweep", ["lenet", "fgsm"]) == "sweep[lenet/fgsm]"
     assert job_name("adversarial_stage", ["3"]) == "adversarial_stage[3]"
     assert job_name("table2", []) == "table2" and job_name("table2") == "table2"
+    assert job_name("sweep", ["", "lenet", "fgsm"]) == "sweep[lenet/fgsm]"  # replicate 1
+    assert job_name("sweep", ["r2/", "lenet", "fgsm"]) == "sweep[r2/lenet/fgsm]"
 
 
 def test_every_log_line_names_the_job_and_goes_to_stderr_too(in_process, tmp_path, capsys):

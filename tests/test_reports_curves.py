@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.reports.curves import CURVE_COLUMNS, error_at_dist, read_curve, strength_at_dist
+from mnistrobust.reports.curves import CURVE_COLUMNS, error_at_dist, mean_curve, read_curve, strength_at_dist
 
 
 def _curve(dist, error, strength=None) -> pd.DataFrame:
@@ -77,3 +77,24 @@ def test_read_curve_missing_or_empty_file_raises_data_error(tmp_path):
     with pytest.raises(DataError) as info:
         read_curve(str(empty))
     assert str(empty) in str(info.value)
+
+
+# ------------------------------------------------------------------ over replicates
+
+
+def test_mean_curve_reads_each_replicate_on_every_measured_dist_up_to_the_shortest_reach():
+    first = _curve([0.0, 0.1, 0.3], [0.0, 0.4, 1.0])
+    second = _curve([0.0, 0.2, 0.25], [0.2, 0.6, 0.8])
+    mean = mean_curve([first, second])
+    assert list(mean.columns) == ["dist", "error", "low", "high"]
+    assert list(mean["dist"]) == pytest.approx([0.0, 0.1, 0.2, 0.25])  # 0.3: beyond the second's reach
+    # at 0.2: the first reads 0.7, the second 0.6
+    row = mean[np.isclose(mean["dist"], 0.2)].iloc[0]
+    assert (row["error"], row["low"], row["high"]) == pytest.approx((0.65, 0.6, 0.7))
+
+
+def test_mean_curve_of_three_replicates_has_a_t_band_around_the_mean():
+    curves = [_curve([0.0, 0.2], [0.0, value]) for value in (0.5, 0.6, 0.7)]
+    end = mean_curve(curves).iloc[-1]
+    half = 4.302653 * 0.1 / math.sqrt(3)
+    assert (end["error"], end["low"], end["high"]) == pytest.approx((0.6, 0.6 - half, 0.6 + half), abs=1e-6)

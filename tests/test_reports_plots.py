@@ -13,7 +13,7 @@ import yaml
 from matplotlib.collections import PathCollection
 from matplotlib.lines import Line2D
 
-from mnistrobust.reports.plots import NOISE_TITLES, PAPER_LABEL, error_curves, paper_points, strong_attack_curves
+from mnistrobust.reports.plots import BAND_GID, NOISE_TITLES, PAPER_GID, PAPER_LABEL, error_curves, paper_points, strong_attack_curves
 from mnistrobust.reports.tables import PAPER_TABLE2
 
 from conftest import REPO
@@ -198,3 +198,33 @@ def test_strong_report_plots_the_configured_eps_only(tmp_path, monkeypatch):
         paths, settings, config["reference"], config["fast_reference"], table, markdown, "unused.png", log=lambda _: None
     )
     check_strong_figure(saved[0])
+
+
+def test_figure_job_over_two_replicates_draws_their_mean_with_a_min_max_band(tmp_path, monkeypatch):
+    from mnistrobust.jobs import reporting
+
+    saved = []
+    monkeypatch.setattr(reporting, "save_figure", lambda figure, path: saved.append(figure))
+    paths = []
+    for replicate_error in (0.2, 0.4):  # replicate 1's curves, then replicate 2's
+        for i, spec in enumerate(SPECS):
+            path = tmp_path / f"r{replicate_error}_{i}.csv"
+            curve = {"level": range(len(DISTS)), "strength": DISTS, "dist": DISTS, "error": replicate_error * DISTS / 0.25}
+            pd.DataFrame(curve).to_csv(path, index=False)
+            paths.append(str(path))
+    reporting.error_curves_figure(SPECS, paths, "test", str(tmp_path / "figure.png"), TABLE2_ROWS, replicates=2)
+    fgsm = panel(saved[0], "fgsm")
+    bands = [c for c in fgsm.collections if c.get_gid() == BAND_GID]
+    assert len(bands) == len([spec for spec in SPECS if spec["noise"] == "fgsm"])
+    heights = bands[0].get_paths()[0].vertices[:, 1]
+    assert (heights.min(), heights.max()) == pytest.approx((0.0, 40.0))  # 20% and 40% at the largest dist
+    line_end = max(max(line.get_ydata()) for line in fgsm.lines if line.get_gid() != PAPER_GID)
+    assert line_end == pytest.approx(30.0)  # the mean of the two replicates
+    assert "mean of 2 replicates, min-max" in legend_entries(saved[0])
+
+
+def test_figure_job_needs_one_file_per_curve_and_replicate(tmp_path):
+    from mnistrobust.jobs import reporting
+
+    with pytest.raises(ValueError, match="3 curve files for 4 curves x 2 replicates"):
+        reporting.error_curves_figure(SPECS[:4], ["a", "b", "c"], "test", str(tmp_path / "f.png"), replicates=2)

@@ -15,9 +15,11 @@ from mnistrobust.errors import ConfigError
 from mnistrobust.reports.tables import (
     PAPER_DISTS,
     PAPER_TABLE2,
+    REPLICATED_TABLE2_COLUMNS,
     TABLE2_COLUMNS,
     markdown_table,
     paper_value,
+    replicated_table2,
     reproduced_count,
     table2,
     to_markdown,
@@ -129,3 +131,68 @@ def test_a_row_the_paper_does_not_have_is_marked_so():
     )
     assert list(table["verdict"]) == ["", "", ""]
     assert lines[-1].startswith("Reproduced: 0 of 0 cells")
+
+
+# ------------------------------------------------------------------ over replicates
+
+
+def _replicate_tables(no_method_at_01: list[float]) -> list[pd.DataFrame]:
+    """Table 2 of one paper row per replicate, its error at dist 0.1 as given (percent)."""
+    tables = []
+    for value in no_method_at_01:
+        cells = {"No method": pd.DataFrame({"target_dist": PAPER_DISTS, "strength": [0, 0.2, 0.4], "dist": PAPER_DISTS, "error": [0.008, value / 100, 0.96]})}
+        tables.append(table2({"No method": error_curve([0.0, 0.3], [0.008, 1.0])}, PAPER_DISTS, cells=cells))
+    return tables
+
+
+def test_three_replicates_give_the_mean_and_its_95_percent_t_interval():
+    table = replicated_table2(_replicate_tables([60.0, 64.0, 65.0]))
+    assert list(table.columns) == REPLICATED_TABLE2_COLUMNS
+    cell = table[table["dist"] == 0.1].iloc[0]
+    half = 4.302653 * np.std([60.0, 64.0, 65.0], ddof=1) / math.sqrt(3)  # t(0.975, 2) sd / sqrt(3)
+    assert cell["ours_pct"] == pytest.approx(63.0)
+    assert (cell["low_pct"], cell["high_pct"]) == pytest.approx((63.0 - half, 63.0 + half), abs=1e-4)
+    assert cell["interval"] == "95% t" and cell["replicates"] == 3 and cell["replicate_pct"] == "60; 64; 65"
+    assert cell["diff_pct"] == pytest.approx(63.0 - 73.6)
+    # 10.6 points off, and the paper's 73.6 lies above the interval [56.4, 69.6]
+    assert cell["high_pct"] < 73.6 and cell["verdict"] == "differs"
+
+
+def test_the_paper_inside_a_wide_interval_counts_as_reproduced():
+    # mean 63.0, 10.6 points below the paper's 73.6, but the replicates spread past it
+    table = replicated_table2(_replicate_tables([50.0, 64.0, 75.0]))
+    cell = table[table["dist"] == 0.1].iloc[0]
+    assert abs(cell["diff_pct"]) > 5 and cell["low_pct"] < 73.6 < cell["high_pct"]
+    assert cell["verdict"] == "reproduced"
+
+
+def test_two_replicates_give_their_range():
+    table = replicated_table2(_replicate_tables([70.0, 72.0]))
+    cell = table[table["dist"] == 0.1].iloc[0]
+    assert (cell["ours_pct"], cell["low_pct"], cell["high_pct"], cell["interval"]) == (71.0, 70.0, 72.0, "min-max")
+    markdown = to_markdown(table)
+    assert "dist=0.1: mean [min-max interval] (paper, diff)" in markdown
+    assert "71.00 [70.00, 72.00] (73.60, -2.60) reproduced" in markdown
+    assert "the mean of 2 replicates" in markdown and "or the paper's value inside our interval" in markdown
+
+
+def test_replicates_with_different_rows_are_an_error():
+    first, second = _replicate_tables([70.0, 72.0])
+    with pytest.raises(ConfigError, match="rows differ"):
+        replicated_table2([first, second.iloc[:2]])
+
+
+def test_a_replicate_without_curves_contributes_its_cells_and_no_curve_reading():
+    with_curve, without = _replicate_tables([70.0]), _cells_only_table(72.0)
+    table = replicated_table2([with_curve[0], without])
+    cell = table[table["dist"] == 0.1].iloc[0]
+    assert cell["ours_pct"] == pytest.approx(71.0)
+    assert cell["curve_pct"] == pytest.approx(with_curve[0].loc[1, "curve_pct"])  # replicate 1's alone
+    assert math.isnan(without.loc[1, "curve_pct"])
+    with pytest.raises(ValueError, match="needs curves or cells"):
+        table2(None, PAPER_DISTS)
+
+
+def _cells_only_table(value_at_01: float) -> pd.DataFrame:
+    cells = {"No method": pd.DataFrame({"target_dist": PAPER_DISTS, "strength": [0, 0.2, 0.4], "dist": PAPER_DISTS, "error": [0.008, value_at_01 / 100, 0.96]})}
+    return table2(None, PAPER_DISTS, cells=cells)

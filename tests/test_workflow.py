@@ -234,3 +234,41 @@ def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
         (moved / source.name).write_bytes(source.read_bytes())
     result = dry_run(small_run, moved)
     assert result.ok and "Nothing to be done" in result.output and result.jobs == {}, result.output
+
+
+def test_two_replicates_give_table2_intervals_and_figure_bands(small_run, mnist_dir, tmp_path):
+    # The small run is replicate 1; a copy of it (files and Snakemake's records) gets
+    # replicate 2 of four Table 2 rows (a classifier, the DAE, the committee, the adversarial
+    # chain) and of Fig. 3, not of the whole paper target, to keep this test short.
+    workdir = tmp_path / "replicated"
+    shutil.copytree(small_run, workdir, symlinks=True)
+    rows = [row for row in yaml.safe_load((REPO / "config.yaml").read_text())["table2"]["rows"] if row["label"] in (
+        "No method", "DAE", "Standard committee", "Adversarial training after 5 stages")]  # fmt: skip
+    config = small_config_with(tmp_path, {"replicates": 2, "table2": {"rows": rows}})
+    figure = "results/figures/fig3_dropout_adversarial.png"
+    before = (workdir / figure).read_bytes()
+    result = run_snakemake(workdir, mnist_dir, "results/tables/table2.csv", figure, config=config)
+    assert "train_model[lenet]" not in result.stderr  # replicate 1 is reused, not retrained
+    step = yaml.safe_load(SMALL_CONFIG.read_text())["replicate_seed_step"]
+    for checkpoint in ("models/lenet.pt", "models/lenet_all.pt", "models/lenet_seed3.pt", "dae/dae.pt", "adversarial/stage5.pt"):
+        first = torch.load(workdir / "results" / checkpoint, weights_only=True)
+        second = torch.load(workdir / "results/r2" / checkpoint, weights_only=True)
+        assert first["meta"]["name"] == second["meta"]["name"], checkpoint
+        if "stage" not in checkpoint:
+            assert second["meta"]["seed"] == first["meta"]["seed"] + step, checkpoint
+        assert any(not torch.equal(first["state_dict"][key], second["state_dict"][key]) for key in first["state_dict"])
+    for row in rows:
+        assert (workdir / f"results/r2/sweeps/{row['method']}/{row['noise']}.csv").exists(), row
+    table = pd.read_csv(workdir / "results/tables/table2.csv")
+    assert list(dict.fromkeys(table["method"])) == [row["label"] for row in rows]
+    assert (table["replicates"] == 2).all() and (table["interval"] == "min-max").all()
+    assert ((table["low_pct"] <= table["ours_pct"] + 1e-9) & (table["ours_pct"] <= table["high_pct"] + 1e-9)).all()
+    first = pd.read_csv(small_run / "results/table2_cells/lenet/fgsm.csv")
+    second = pd.read_csv(workdir / "results/r2/table2_cells/lenet/fgsm.csv")
+    assert list(table.loc[table["method"] == "No method", "replicate_pct"]) == [
+        f"{100 * a:.4g}; {100 * b:.4g}" for a, b in zip(first["error"], second["error"])
+    ]
+    assert set(table.loc[table["method"] == "DAE", "attack"]) == {"fgsm_oblivious"}
+    assert set(table["verdict"]) <= {"reproduced", "differs"}
+    assert "the mean of 2 replicates" in (workdir / "results/tables/table2.md").read_text()
+    assert (workdir / figure).read_bytes() != before  # now the means with their bands

@@ -6,6 +6,7 @@ and unknown target words: test_config.py.)"""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,38 @@ def test_python_code_has_no_undefined_or_unused_names():
     env = {**os.environ, "PYFLAKES_BUILTINS": "snakemake"}
     result = subprocess.run([str(pyflakes), *folders], capture_output=True, text=True, cwd=REPO, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independent_ones(tmp_path, mnist_dir):
+    one = dry_run(tmp_path / "one", mnist_dir, "paper", config=str(REPO / "config.yaml"))
+    assert one.ok, one.output
+    assert not re.search(r"results/(logs/|benchmarks/)?r[0-9]+/", one.output)  # replicate 1: today's paths
+    default_with_three = tmp_path / "replicates3.yaml"  # merged over config.yaml, as --configfile is
+    default_with_three.write_text("replicates: 3\n")
+    three = dry_run(tmp_path / "three", mnist_dir, "paper", config=str(default_with_three))
+    assert three.ok, three.output
+    jobs = three.jobs
+    for rule in ("sweep", "table2_cells", "fgsm_sign_map", "adversarial_pool", "adversarial_stage", "train_dae"):
+        assert jobs[rule] == 3 * one.jobs[rule], rule
+    # lenet's replicates 2 and 3 (seeds 7, 13) and the committee's are the human study's LeNets,
+    # trained once by their group: only lenet_inp and lenet_all train again
+    assert jobs["train_model"] == 3 + 2 * 2 and jobs["train_group_human_seeds"] == 1
+    assert "results/r2/models/lenet.pt" not in three.output and "results/r3/models/lenet_inp.pt" in three.output
+    assert jobs["table2"] == 1 and jobs["error_curves_figure"] == one.jobs["error_curves_figure"]
+
+
+def test_a_replicate_beyond_the_configured_count_is_named(tmp_path, mnist_dir):
+    result = dry_run(tmp_path, mnist_dir, "results/r4/sweeps/lenet/fgsm.csv")
+    assert not result.ok
+    assert "replicate 4 is not configured (replicates: 1); add --config replicates=4" in result.output
+
+
+def test_replicates_without_curves_add_their_training_and_table2_cells_only(tmp_path, mnist_dir):
+    one = dry_run(tmp_path / "one", mnist_dir, "paper", config=str(REPO / "config.yaml")).jobs
+    cheap = tmp_path / "cheap.yaml"
+    cheap.write_text("replicates: 2\nreplicate_curves: false\n")
+    two = dry_run(tmp_path / "two", mnist_dir, "paper", config=str(cheap)).jobs
+    assert two["sweep"] == one["sweep"] and two["table2_cells"] == 2 * one["table2_cells"]
+    assert two["adversarial_stage"] == 2 * one["adversarial_stage"] and two["train_dae"] == 2
+    # sign maps: replicate 2 needs those of the Table 2 rows only
+    assert one["fgsm_sign_map"] < two["fgsm_sign_map"] < 2 * one["fgsm_sign_map"]

@@ -448,17 +448,133 @@ def resolve_defense_files(config: Mapping, workflow_dir: str | Path) -> None:
             defense["file"] = str(Path(workflow_dir) / path)
 
 
-def member_checkpoint(config: Mapping, member: str) -> str:
-    """Checkpoint path of a committee member or classifier: a trained model or an adversarial stage."""
+def member_checkpoint(config: Mapping, member: str, replicate: int = 1) -> str:
+    """Checkpoint path of a committee member or classifier in ``replicate``: a trained model
+    (see :func:`replicate_model`) or an adversarial stage."""
     if member in config["models"]:
-        return f"results/models/{member}.pt"
+        return replicate_model(config, member, replicate).checkpoint
     stage = parse_stage(member, config["adversarial"]["stages"])
     if stage is None:
         raise ConfigError(
             f"unknown model {member!r}; configured models: {sorted(config['models'])} "
             f"and adv_stage1..adv_stage{config['adversarial']['stages']}"
         )
-    return f"results/adversarial/stage{stage}.pt"
+    return f"results/{replicate_dir(replicate)}adversarial/stage{stage}.pt"
+
+
+# --- Replicates ---------------------------------------------------------------------------
+# Replicate k of the study trains every network again with seed + (k - 1) x
+# replicate_seed_step. Replicate 1 is today's study, at today's paths; replicate k >= 2
+# lives under results/r<k>/. A replicate network that is the very network of a configured
+# model (same settings, same seed) is that model's checkpoint, trained once: with the
+# default step 6, the standard committee's replicates 2 and 3 are the human study's
+# LeNets lenet_seed7..18.
+
+# The {replicate} wildcard: '' or r2/, r3/, ... (r1/ is not a folder: replicate 1 has none).
+REPLICATE_PATTERN = r"(?:r(?:[2-9]|[1-9][0-9]+)/)?"
+REPLICATE_DIR = re.compile(r"^(?:r([2-9]|[1-9][0-9]+)/)?$")
+
+
+def replicate_dir(replicate: int) -> str:
+    """The path part of a replicate: '' for replicate 1 (today's paths), 'r<k>/' after it."""
+    return "" if replicate == 1 else f"r{replicate}/"
+
+
+def parse_replicate(prefix: str) -> int:
+    """The replicate number of a path part made by :func:`replicate_dir`."""
+    match = REPLICATE_DIR.match(prefix)
+    if match is None:
+        raise ConfigError(f"{prefix!r} is not a replicate folder (r2/, r3/, ...)")
+    return 1 if match.group(1) is None else int(match.group(1))
+
+
+def replicate_seed(config: Mapping, seed: int, replicate: int) -> int:
+    return seed + (replicate - 1) * config["replicate_seed_step"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplicateModel:
+    """A configured model in one replicate: the model whose checkpoint it is (itself, or a
+    configured model that is the very same network), its settings and its checkpoint."""
+
+    name: str
+    spec: dict
+    checkpoint: str
+
+
+def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateModel:
+    models = config["models"]
+    spec = canonical(models[model])
+    if replicate == 1:
+        return ReplicateModel(model, spec, f"results/models/{model}.pt")
+    spec["seed"] = replicate_seed(config, spec["seed"], replicate)
+    for other, other_spec in models.items():
+        if canonical(other_spec) == spec:
+            return ReplicateModel(other, spec, f"results/models/{other}.pt")
+    return ReplicateModel(model, spec, f"results/r{replicate}/models/{model}.pt")
+
+
+def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
+    settings = canonical(config["dae"])
+    settings["seed"] = replicate_seed(config, settings["seed"], replicate)
+    return settings
+
+
+def dae_checkpoint(replicate: int) -> str:
+    return f"results/{replicate_dir(replicate)}dae/dae.pt"
+
+
+def replicate_method_spec(config: Mapping, name: str, noise: str | None, replicate: int) -> dict:
+    """:func:`method_spec` in ``replicate``: each member named by the model whose checkpoint it
+    reads there (e.g. the committee's lenet_seed2 is lenet_seed8 in replicate 2), the name that
+    checkpoint records."""
+    spec = method_spec(config, name, noise)
+    spec["members"] = [
+        replicate_model(config, member, replicate).name if member in config["models"] else member
+        for member in spec["members"]
+    ]
+    return spec
+
+
+def method_networks(config: Mapping, name: str, replicate: int) -> list[str]:
+    """The checkpoints a method reads in one replicate (its members', its DAE's)."""
+    spec = config["methods"][name]
+    networks = [member_checkpoint(config, member, replicate) for member in spec["members"]]
+    if spec["preprocess"] == "dae":
+        networks.append(dae_checkpoint(replicate))
+    return networks
+
+
+def check_replicates(config: Mapping) -> None:
+    """Replicates must be independent: no replicate of a method may read a network another
+    of its replicates reads, and a replicate's seed may not be a configured model's seed
+    unless it is that very model (then it is trained once)."""
+    count = config.get("replicates", 1)
+    if count == 1:
+        return
+    models = config["models"]
+    for replicate in range(2, count + 1):
+        for name in models:
+            spec = replicate_model(config, name, replicate).spec
+            for other, other_spec in models.items():
+                same_family = other_spec["arch"] == spec["arch"] and canonical(other_spec["dropout"]) == spec["dropout"]
+                if other_spec["seed"] == spec["seed"] and same_family and canonical(other_spec) != spec:
+                    differing = sorted(key for key in spec if canonical(other_spec.get(key)) != spec[key])
+                    raise ConfigError(
+                        f"config: replicates: {count} gives replicate {replicate} of model {name!r} seed {spec['seed']}, "
+                        f"the seed of model {other!r}, which differs in {', '.join(differing)}; make them the same "
+                        "network (it is then trained once) or change replicate_seed_step"
+                    )
+    for method in config["methods"]:
+        seen: dict[str, int] = {}
+        for replicate in range(1, count + 1):
+            for network in method_networks(config, method, replicate):
+                if seen.setdefault(network, replicate) != replicate:
+                    raise ConfigError(
+                        f"config: replicates: {count} with replicate_seed_step: {config['replicate_seed_step']} "
+                        f"gives method {method!r} the network {network} in replicates {seen[network]} and "
+                        f"{replicate}; replicates must be independent: raise replicate_seed_step"
+                    )
 
 
 def method_spec(config: Mapping, name: str, noise: str | None = None) -> dict:
@@ -534,6 +650,7 @@ def cross_check(config: Mapping) -> None:
         )
     if "strong_attacks" in config:
         _check_strong_attacks(config)
+    check_replicates(config)
 
 
 def _check_strong_attacks(config: Mapping) -> None:

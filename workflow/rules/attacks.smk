@@ -3,11 +3,11 @@ rule fgsm_sign_map:
     input:
         unpack(method_inputs),
     output:
-        sign_map="results/attacks/{method}/{noise}_sign.h5",
+        sign_map="results/{replicate}attacks/{method}/{noise}_sign.h5",
     log:
-        "results/logs/fgsm_sign_map/{method}/{noise}.log",
+        "results/logs/{replicate}fgsm_sign_map/{method}/{noise}.log",
     benchmark:
-        "results/benchmarks/fgsm_sign_map/{method}/{noise}.tsv"
+        "results/benchmarks/{replicate}fgsm_sign_map/{method}/{noise}.tsv"
     wildcard_constraints:
         method="[^/]+",
     conda:

@@ -11,12 +11,19 @@ from mnistrobust.config import (  # noqa: E402
     ATTACK_THREAT,
     FAST_REFERENCE,
     REFERENCE_LABELS,
+    REPLICATE_PATTERN,
     STRONG_REFERENCE,
     canonical,
     check_noise,
+    dae_checkpoint,
     member_checkpoint as configured_member_checkpoint,
     method_noises,
     method_spec as configured_method_spec,
+    parse_replicate,
+    replicate_dae_settings,
+    replicate_dir,
+    replicate_method_spec,
+    replicate_model,
     resolve_defense_files,
     stage_model_name,
     validate,
@@ -66,8 +73,30 @@ def unknown_target(wildcards):
     )
 
 
-def member_checkpoint(member):
-    return configured_member_checkpoint(config, member)
+# {replicate} is '' for replicate 1 (today's paths) and 'r<k>/' for replicate k >= 2.
+wildcard_constraints:
+    replicate=REPLICATE_PATTERN,
+
+
+REPLICATES = range(1, config["replicates"] + 1)
+# The replicates whose curves are computed (config replicate_curves): all, or the first alone.
+CURVE_REPLICATES = REPLICATES if config["replicate_curves"] else range(1, 2)
+
+
+@readable
+def replicate_of(wildcards):
+    """The replicate number of a job (1 for the jobs of rules without a {replicate})."""
+    replicate = parse_replicate(getattr(wildcards, "replicate", ""))
+    if replicate > config["replicates"]:
+        raise ConfigError(
+            f"replicate {replicate} is not configured (replicates: {config['replicates']}); "
+            f"add --config replicates={replicate}"
+        )
+    return replicate
+
+
+def member_checkpoint(member, replicate=1):
+    return configured_member_checkpoint(config, member, replicate)
 
 
 def method_spec(name, noise=None):
@@ -84,7 +113,8 @@ def individually_trained_model():
     grouped = [member for members in training_groups().values() for member in members]
     if not grouped:
         return "[^/]+"
-    return "(?!(?:" + "|".join(sorted(grouped)) + ")$)[^/]+"
+    # The name must end where the member's does: the lookahead sees the rest of the path too.
+    return "(?!(?:" + "|".join(sorted(grouped)) + ")(?![a-z0-9_]))[^/]+"
 
 
 @readable
@@ -92,7 +122,18 @@ def model_spec(wildcards):
     """The config entry of the {model} wildcard, or a clear error naming the bad name."""
     if wildcards.model not in config["models"]:
         raise ConfigError(f"unknown model {wildcards.model!r}; configured models: {sorted(config['models'])}")
-    return canonical(config["models"][wildcards.model])
+    return replicate_model(config, wildcards.model, replicate_of(wildcards)).spec
+
+
+@readable
+def group_specs(wildcards, members):
+    """A training group's members' settings in the job's replicate."""
+    return {member: replicate_model(config, member, replicate_of(wildcards)).spec for member in members}
+
+
+@readable
+def dae_settings(wildcards):
+    return replicate_dae_settings(config, replicate_of(wildcards))
 
 
 @readable
@@ -108,15 +149,15 @@ def checked_stage(wildcards):
     return stage
 
 
-def stage_checkpoint(stage):
+def stage_checkpoint(stage, replicate):
     """Checkpoint of the model after ``stage`` stages (stage 0: the base model)."""
-    return member_checkpoint(stage_model_name(stage, config["adversarial"]["base_model"]))
+    return member_checkpoint(stage_model_name(stage, config["adversarial"]["base_model"]), replicate)
 
 
 @readable
 def pool_inputs(wildcards):
     stage = checked_stage(wildcards)
-    return {"data": "results/data/mnist.h5", "checkpoint": stage_checkpoint(stage - 1)}
+    return {"data": "results/data/mnist.h5", "checkpoint": stage_checkpoint(stage - 1, replicate_of(wildcards))}
 
 
 @readable
@@ -124,9 +165,17 @@ def stage_inputs(wildcards):
     stage = checked_stage(wildcards)
     return {
         "data": "results/data/mnist.h5",
-        "previous": stage_checkpoint(stage - 1),
-        "pools": [f"results/adversarial/pool_stage{k}.h5" for k in range(1, stage + 1)],
+        "previous": stage_checkpoint(stage - 1, replicate_of(wildcards)),
+        "pools": [f"results/{wildcards.replicate}adversarial/pool_stage{k}.h5" for k in range(1, stage + 1)],
     }
+
+
+@readable
+def adversarial_settings(wildcards):
+    """config adversarial, its base model named as the checkpoint of the job's replicate
+    names it (another configured model when that is the same network)."""
+    base = replicate_model(config, config["adversarial"]["base_model"], replicate_of(wildcards))
+    return canonical({**config["adversarial"], "base_model": base.name})
 
 
 @readable
@@ -134,9 +183,13 @@ def method_inputs(wildcards):
     """Checkpoints a method needs: its members' and, for DAE preprocessing, the DAE's."""
     noise = getattr(wildcards, "noise", None)
     spec = method_spec(wildcards.method, noise)
-    inputs = {"data": "results/data/mnist.h5", "members": [member_checkpoint(m) for m in spec["members"]]}
+    replicate = replicate_of(wildcards)
+    inputs = {
+        "data": "results/data/mnist.h5",
+        "members": [member_checkpoint(m, replicate) for m in spec["members"]],
+    }
     if spec["preprocess"] == "dae":
-        inputs["dae"] = "results/dae/dae.pt"
+        inputs["dae"] = dae_checkpoint(replicate)
     if "defense" in spec:
         inputs["defense"] = spec["defense"]["file"]  # an edited defense reruns its jobs
     return inputs
@@ -146,7 +199,7 @@ def method_inputs(wildcards):
 def sweep_inputs(wildcards):
     inputs = method_inputs(wildcards)
     if ATTACK_THREAT[checked_noise(wildcards)] is not None:
-        inputs["sign_map"] = f"results/attacks/{wildcards.method}/{wildcards.noise}_sign.h5"
+        inputs["sign_map"] = f"results/{wildcards.replicate}attacks/{wildcards.method}/{wildcards.noise}_sign.h5"
     return inputs
 
 
@@ -160,15 +213,21 @@ def sign_map_threat(wildcards):
 
 @readable
 def method_params(wildcards):
-    return method_spec(wildcards.method, getattr(wildcards, "noise", None))
+    noise = getattr(wildcards, "noise", None)
+    return replicate_method_spec(config, wildcards.method, noise, replicate_of(wildcards))
 
 
-def curve_path(curve):
-    return f"results/sweeps/{curve['method']}/{curve['noise']}.csv"
+def curve_path(curve, replicate=1):
+    return f"results/{replicate_dir(replicate)}sweeps/{curve['method']}/{curve['noise']}.csv"
 
 
-def cells_path(row):
-    return f"results/table2_cells/{row['method']}/{row['noise']}.csv"
+def cells_path(row, replicate=1):
+    return f"results/{replicate_dir(replicate)}table2_cells/{row['method']}/{row['noise']}.csv"
+
+
+def replicated(path_of, entries, replicates=REPLICATES):
+    """``path_of(entry, replicate)`` of every entry, replicate 1's first, then replicate 2's, ..."""
+    return [path_of(entry, replicate) for replicate in replicates for entry in entries]
 
 
 @readable
@@ -180,7 +239,7 @@ def figure_spec(wildcards):
 
 @readable
 def figure_inputs(wildcards):
-    return [curve_path(curve) for curve in figure_spec(wildcards)["curves"]]
+    return replicated(curve_path, figure_spec(wildcards)["curves"], CURVE_REPLICATES)
 
 
 def baseline_sweeps():
@@ -228,13 +287,12 @@ def human_outputs():
 def method_curves():
     """Every configured method under each noise that applies to it (config.method_noises:
     the oblivious attack for preprocessing, BPDA for a non-differentiable plug-in;
-    docs/design.md's threat models). So the paper target sweeps every configured method,
-    not only those Table 2 and the figures name."""
-    return [
-        curve_path({"method": name, "noise": noise})
-        for name, spec in config["methods"].items()
-        for noise in method_noises(spec)
+    docs/design.md's threat models), in every replicate of CURVE_REPLICATES. So the paper target sweeps every
+    configured method, not only those Table 2 and the figures name."""
+    curves = [
+        {"method": name, "noise": noise} for name, spec in config["methods"].items() for noise in method_noises(spec)
     ]
+    return replicated(curve_path, curves, CURVE_REPLICATES)
 
 
 def paper_outputs():

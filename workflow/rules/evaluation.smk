@@ -3,11 +3,11 @@ rule sweep:
     input:
         unpack(sweep_inputs),
     output:
-        curve="results/sweeps/{method}/{noise}.csv",
+        curve="results/{replicate}sweeps/{method}/{noise}.csv",
     log:
-        "results/logs/sweep/{method}/{noise}.log",
+        "results/logs/{replicate}sweep/{method}/{noise}.log",
     benchmark:
-        "results/benchmarks/sweep/{method}/{noise}.tsv"
+        "results/benchmarks/{replicate}sweep/{method}/{noise}.tsv"
     wildcard_constraints:
         method="[^/]+",
     conda:
@@ -30,11 +30,11 @@ rule table2_cells:
     input:
         unpack(sweep_inputs),
     output:
-        cells="results/table2_cells/{method}/{noise}.csv",
+        cells="results/{replicate}table2_cells/{method}/{noise}.csv",
     log:
-        "results/logs/table2_cells/{method}/{noise}.log",
+        "results/logs/{replicate}table2_cells/{method}/{noise}.log",
     benchmark:
-        "results/benchmarks/table2_cells/{method}/{noise}.tsv"
+        "results/benchmarks/{replicate}table2_cells/{method}/{noise}.tsv"
     wildcard_constraints:
         method="[^/]+",
     conda:

@@ -1,8 +1,8 @@
 rule table2:
     """Table 2: each configured row read off its curve at dist 0, 0.1, 0.2, beside the paper's values, with a verdict per cell."""
     input:
-        curves=[curve_path(row) for row in config["table2"]["rows"]],
-        cells=[cells_path(row) for row in config["table2"]["rows"]],
+        curves=replicated(curve_path, config["table2"]["rows"], CURVE_REPLICATES),
+        cells=replicated(cells_path, config["table2"]["rows"]),
     output:
         csv=report(
             "results/tables/table2.csv",
@@ -27,6 +27,7 @@ rule table2:
         labels=[row["label"] for row in config["table2"]["rows"]],
         attacks=[row["noise"] for row in config["table2"]["rows"]],
         dists=config["table2"]["dists"],
+        replicates=config["replicates"],
     script:
         "../scripts/table2.py"
 
@@ -85,5 +86,6 @@ rule error_curves_figure:
     params:
         spec=figure_spec,
         table2_rows=config["table2"]["rows"],
+        replicates=len(CURVE_REPLICATES),
     script:
         "../scripts/error_curves_figure.py"

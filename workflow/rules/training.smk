@@ -3,11 +3,11 @@ rule train_model:
     input:
         data="results/data/mnist.h5",
     output:
-        checkpoint="results/models/{model}.pt",
+        checkpoint="results/{replicate}models/{model}.pt",
     log:
-        "results/logs/train_model/{model}.log",
+        "results/logs/{replicate}train_model/{model}.log",
     benchmark:
-        "results/benchmarks/train_model/{model}.tsv"
+        "results/benchmarks/{replicate}train_model/{model}.tsv"
     wildcard_constraints:
         model=individually_trained_model(),
     conda:
@@ -35,11 +35,11 @@ for group, members in training_groups().items():
         input:
             data="results/data/mnist.h5",
         output:
-            checkpoints=expand("results/models/{model}.pt", model=members),
+            checkpoints=expand("results/{{replicate}}models/{model}.pt", model=members),
         log:
-            f"results/logs/train_group/{group}.log",
+            f"results/logs/{{replicate}}train_group/{group}.log",
         benchmark:
-            f"results/benchmarks/train_group/{group}.tsv"
+            f"results/benchmarks/{{replicate}}train_group/{group}.tsv"
         conda:
             "../envs/mnistrobust.yaml"
         threads: config["threads"]["train"]
@@ -47,7 +47,7 @@ for group, members in training_groups().items():
             mem_mb=3000,
         params:
             members=members,
-            specs={member: canonical(config["models"][member]) for member in members},
+            specs=functools.partial(group_specs, members=members),
             solver=canonical(config["solver"]),
             train_images=config["data"]["train_images"],
             test_images=config["data"]["test_images"],
@@ -60,18 +60,18 @@ rule train_dae:
     input:
         data="results/data/mnist.h5",
     output:
-        checkpoint="results/dae/dae.pt",
+        checkpoint="results/{replicate}dae/dae.pt",
     log:
-        "results/logs/train_dae.log",
+        "results/logs/{replicate}train_dae.log",
     benchmark:
-        "results/benchmarks/train_dae.tsv"
+        "results/benchmarks/{replicate}train_dae.tsv"
     conda:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["train"]
     resources:
         mem_mb=2000,
     params:
-        settings=canonical(config["dae"]),
+        settings=dae_settings,
         train_images=config["data"]["train_images"],
         test_images=config["data"]["test_images"],
     script:
@@ -83,11 +83,11 @@ rule adversarial_pool:
     input:
         unpack(pool_inputs),
     output:
-        pool="results/adversarial/pool_stage{stage}.h5",
+        pool="results/{replicate}adversarial/pool_stage{stage}.h5",
     log:
-        "results/logs/adversarial_pool/stage{stage}.log",
+        "results/logs/{replicate}adversarial_pool/stage{stage}.log",
     benchmark:
-        "results/benchmarks/adversarial_pool/stage{stage}.tsv"
+        "results/benchmarks/{replicate}adversarial_pool/stage{stage}.tsv"
     wildcard_constraints:
         stage="[0-9]+",
     conda:
@@ -97,7 +97,7 @@ rule adversarial_pool:
         mem_mb=2500,
     params:
         stage=checked_stage,
-        settings=canonical(config["adversarial"]),
+        settings=adversarial_settings,
         train_images=config["data"]["train_images"],
     script:
         "../scripts/adversarial_pool.py"
@@ -108,11 +108,11 @@ rule adversarial_stage:
     input:
         unpack(stage_inputs),
     output:
-        checkpoint="results/adversarial/stage{stage}.pt",
+        checkpoint="results/{replicate}adversarial/stage{stage}.pt",
     log:
-        "results/logs/adversarial_stage/stage{stage}.log",
+        "results/logs/{replicate}adversarial_stage/stage{stage}.log",
     benchmark:
-        "results/benchmarks/adversarial_stage/stage{stage}.tsv"
+        "results/benchmarks/{replicate}adversarial_stage/stage{stage}.tsv"
     wildcard_constraints:
         stage="[0-9]+",
     conda:
@@ -123,7 +123,7 @@ rule adversarial_stage:
         mem_mb=lambda wildcards: 1500 + 400 * int(wildcards.stage),
     params:
         stage=checked_stage,
-        settings=canonical(config["adversarial"]),
+        settings=adversarial_settings,
         solver=canonical(config["solver"]),
         base_iterations=config["models"][config["adversarial"]["base_model"]]["iterations"],
         train_images=config["data"]["train_images"],

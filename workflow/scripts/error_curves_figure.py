@@ -10,4 +10,5 @@ with job_for(snakemake) as log:
         snakemake.params.spec["title"],
         snakemake.output[0],
         snakemake.params.table2_rows,
+        replicates=snakemake.params.replicates,
     )

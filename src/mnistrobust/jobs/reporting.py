@@ -11,24 +11,34 @@ import pandas as pd
 
 from ..io.storage import save_figure, write_csv, write_text_atomic
 from ..progress import Log
-from ..reports.curves import read_cells, read_curve, strength_at_dist
+from ..reports.curves import mean_curve, read_cells, read_curve, strength_at_dist
 from ..reports.plots import error_curves, paper_points
-from ..reports.tables import table2, to_markdown
+from ..reports.tables import replicated_table2, table2, to_markdown
 
 
 def write_table2(
-    curve_paths: Mapping[str, str],
+    replicate_curves: Sequence[Mapping[str, str]],
     dists: Sequence[float],
     csv_path: str,
     markdown_path: str,
     attacks: Mapping[str, str] | None = None,
-    cells_paths: Mapping[str, str] | None = None,
+    replicate_cells: Sequence[Mapping[str, str]] | None = None,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Table 2 from each row label's curve and, where given, its measured cells;
-    ``attacks`` names each label's noise (default fgsm)."""
-    curves = {method: read_curve(path) for method, path in curve_paths.items()}
-    cells = None if cells_paths is None else {method: read_cells(path) for method, path in cells_paths.items()}
-    table = table2(curves, dists, attacks, cells)
+    """Table 2 from each row label's curve and, where given, its measured cells, one mapping
+    per replicate (replicates after the last with curves have cells alone: config
+    replicate_curves false); ``attacks`` names each label's noise (default fgsm). Over two
+    or more replicates each cell is their mean with its interval (reports.tables.replicated_table2)."""
+    tables = []
+    for index in range(len(replicate_cells) if replicate_cells is not None else len(replicate_curves)):
+        curves = None
+        if index < len(replicate_curves):
+            curves = {label: read_curve(path) for label, path in replicate_curves[index].items()}
+        cells = None
+        if replicate_cells is not None:
+            cells = {label: read_cells(path) for label, path in replicate_cells[index].items()}
+        tables.append(table2(curves, dists, attacks, cells))
+    table = tables[0] if len(tables) == 1 else replicated_table2(tables, confidence)
     write_csv(table, csv_path, float_format="%.4g")
     write_text_atomic(markdown_path, to_markdown(table))
     return table
@@ -40,14 +50,27 @@ def error_curves_figure(
     title: str,
     output: str,
     table2_rows: Sequence[Mapping[str, str]] = (),
+    replicates: int = 1,
+    confidence: float = 0.95,
 ) -> None:
-    """One configured figure: ``curve_specs`` are {label, method, noise} in the order of their CSV
-    ``paths``; a curve with a row in ``table2_rows`` (config table2.rows) gets the paper's points."""
-    frames = [
-        read_curve(path).assign(method=spec["label"], noise=spec["noise"]) for spec, path in zip(curve_specs, paths)
-    ]
-    figure = error_curves(pd.concat(frames, ignore_index=True), title, paper_points(curve_specs, table2_rows))
-    save_figure(figure, output)
+    """One configured figure: ``curve_specs`` are {label, method, noise}; ``paths`` their CSVs,
+    replicate 1's in the order of the specs, then replicate 2's, ...; a curve with a row in
+    ``table2_rows`` (config table2.rows) gets the paper's points. Over two or more replicates
+    each line is their mean, with the interval as a band."""
+    if len(paths) != replicates * len(curve_specs):
+        raise ValueError(f"{len(paths)} curve files for {len(curve_specs)} curves x {replicates} replicates")
+    frames = []
+    for index, spec in enumerate(curve_specs):
+        replicas = [read_curve(paths[replicate * len(curve_specs) + index]) for replicate in range(replicates)]
+        curve = replicas[0] if replicates == 1 else mean_curve(replicas, confidence)
+        frames.append(curve.assign(method=spec["label"], noise=spec["noise"]))
+    curves = pd.concat(frames, ignore_index=True)
+    bands, band_label = None, ""
+    if replicates > 1:
+        bands = curves
+        kind = "min-max" if replicates == 2 else f"{100 * confidence:g}% t-interval"
+        band_label = f"mean of {replicates} replicates, {kind}"
+    save_figure(error_curves(curves, title, paper_points(curve_specs, table2_rows), bands, band_label), output)
 
 
 def figure1(

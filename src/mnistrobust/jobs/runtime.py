@@ -20,8 +20,10 @@ Log = Callable[[str], None]
 
 
 def job_name(rule: str, wildcards: Any = None) -> str:
-    """``rule`` and its wildcard values, e.g. ``sweep[lenet/fgsm]``: what each log line is prefixed with."""
-    values = [str(value) for value in (wildcards or [])]
+    """``rule`` and its wildcard values, e.g. ``sweep[lenet/fgsm]`` or, in replicate 2,
+    ``sweep[r2/lenet/fgsm]``: what each log line is prefixed with. Replicate 1's empty
+    {replicate} is left out."""
+    values = [str(value).strip("/") for value in (wildcards or []) if str(value).strip("/")]
     return f"{rule}[{'/'.join(values)}]" if values else rule
 
 

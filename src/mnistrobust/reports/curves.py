@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io.storage import read_csv_checked
+from ..statistics import replicate_interval
 
 CURVE_COLUMNS = ["level", "strength", "dist", "error"]
 # Table 2's cells measured at the strength whose dist is the target (evaluation.sweeps.errors_at_dists).
@@ -51,3 +52,17 @@ def strength_at_dist(curve: pd.DataFrame, dist: float) -> float:
     if dist > ordered["dist"].iloc[-1]:
         raise ConfigError(f"dist {dist} is beyond the sweep's largest distortion {ordered['dist'].iloc[-1]:.3f}")
     return float(np.interp(dist, ordered["dist"], ordered["strength"]))
+
+
+def mean_curve(curves: Sequence[pd.DataFrame], confidence: float = 0.95) -> pd.DataFrame:
+    """The mean of one curve's replicates and its band (statistics.replicate_interval) at
+    every dist any replicate measured, up to the largest dist all of them reach; each
+    replicate is read there by linear interpolation (their dists differ a little: each
+    replicate's network gives its own gradient signs). Columns dist, error, low, high."""
+    ordered = [curve.sort_values("dist") for curve in curves]
+    reach = min(curve["dist"].iloc[-1] for curve in ordered)
+    grid = np.unique(np.concatenate([curve["dist"].to_numpy() for curve in ordered]))
+    grid = grid[grid <= reach + 1e-12]
+    errors = np.column_stack([np.interp(grid, curve["dist"], curve["error"]) for curve in ordered])
+    rows = [(dist, *replicate_interval(values, confidence)[:3]) for dist, values in zip(grid, errors)]
+    return pd.DataFrame(rows, columns=["dist", "error", "low", "high"])

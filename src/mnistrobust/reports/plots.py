@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from .strong import ROBUST  # noqa: E402
 from .tables import PAPER_DISTS, PAPER_TABLE2  # noqa: E402
@@ -27,6 +28,7 @@ NOISE_TITLES = {
 }
 PAPER_LABEL = "paper (Table 2)"
 PAPER_GID = "paper_table2"  # tells the paper's marker artists from the curves (tests, SVG editing)
+BAND_GID = "replicate_band"
 PAPER_MARKER = {"linestyle": "none", "marker": "o", "markersize": 7, "markerfacecolor": "none", "markeredgewidth": 1.5}
 # One (marker, dash pattern) per strong-attack method, distinct for up to 12 methods (the table has 10).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "p", "h", "<", ">", "d")
@@ -66,11 +68,19 @@ def paper_points(curve_specs: Sequence[Mapping[str, str]], table2_rows: Sequence
     return pd.DataFrame(rows, columns=["method", "noise", "dist", "error"])
 
 
-def error_curves(curves: pd.DataFrame, title: str, paper: pd.DataFrame | None = None) -> plt.Figure:
+def error_curves(
+    curves: pd.DataFrame,
+    title: str,
+    paper: pd.DataFrame | None = None,
+    bands: pd.DataFrame | None = None,
+    band_label: str = "",
+) -> plt.Figure:
     """Error (%) against dist, one panel per noise type, one line per method.
 
     ``curves`` is tidy: columns method, noise, dist, error (fraction). ``paper`` (as from
     ``paper_points``) is drawn as hollow markers in its curve's colour, to compare at a glance.
+    ``bands`` (method, noise, dist, low, high; fractions) are shaded around their curves,
+    e.g. the interval over replicates, which ``band_label`` names in the legend.
     """
     frame = curves.assign(error_pct=100 * curves["error"], noise=curves["noise"].map(NOISE_TITLES))
     sns.set_theme(style="whitegrid", context="paper")
@@ -97,6 +107,13 @@ def error_curves(curves: pd.DataFrame, title: str, paper: pd.DataFrame | None = 
                 points["dist"], 100 * points["error"], color=palette[method], gid=PAPER_GID, zorder=3, **PAPER_MARKER
             )
         legend[PAPER_LABEL] = Line2D([], [], color="0.3", **PAPER_MARKER)
+    if bands is not None and len(bands):
+        for (method, noise), band in bands.groupby(["method", "noise"], sort=False):
+            grid.axes_dict[NOISE_TITLES[noise]].fill_between(
+                band["dist"], 100 * band["low"], 100 * band["high"], color=palette[method], alpha=0.2,
+                linewidth=0, gid=BAND_GID,
+            )  # fmt: skip
+        legend[band_label or "band"] = Patch(color="0.3", alpha=0.2, linewidth=0)
     grid.add_legend(legend_data=legend, title="")
     grid.set_axis_labels("dist (mean absolute pixel change, Eq. 2)", "generalization error (%)")
     grid.set_titles("{col_name}")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..statistics import MIN_MAX, replicate_interval
 from .curves import error_at_dist
 
 # Paper's Table 2: generalization error (%) at dist = 0, 0.1, 0.2.
@@ -59,15 +61,17 @@ def tolerance_pct(dist: float) -> float:
     return next((value for at, value in TOLERANCE_PCT.items() if math.isclose(dist, at)), NOISY_TOLERANCE_PCT)
 
 
-def verdict(ours: float, paper: float, dist: float) -> str:
-    """'reproduced' within the tolerance at ``dist``, 'differs' outside it, '' for a row the paper does not have."""
+def verdict(ours: float, paper: float, dist: float, low: float = math.nan, high: float = math.nan) -> str:
+    """'reproduced' within the tolerance at ``dist`` or with the paper's value inside our
+    interval [low, high] (replicates), 'differs' otherwise, '' for a row the paper does not have."""
     if math.isnan(paper):
         return ""
-    return REPRODUCED if abs(ours - paper) <= tolerance_pct(dist) else DIFFERS
+    inside = low <= paper <= high  # False for the NaN of a single run
+    return REPRODUCED if abs(ours - paper) <= tolerance_pct(dist) or inside else DIFFERS
 
 
 def table2(
-    curves: Mapping[str, pd.DataFrame],
+    curves: Mapping[str, pd.DataFrame] | None,
     dists: Sequence[float],
     attacks: Mapping[str, str] | None = None,
     cells: Mapping[str, pd.DataFrame] | None = None,
@@ -79,12 +83,19 @@ def table2(
     curve (default: fgsm) and ``cells`` the label to its cells measured at exactly these
     dists (evaluation.sweeps.errors_at_dists). Ours is the measured cell where given, else
     the curve's linear interpolation. Labels of the paper's rows get its values; other
-    labels (our extra rows) get NaN there and no verdict.
+    labels (our extra rows) get NaN there and no verdict. With ``curves`` None (a replicate
+    without sweeps, config replicate_curves: false) the rows are the cells' and nothing is
+    read off a curve (curve_pct NaN).
     """
+    if curves is None and cells is None:
+        raise ValueError("Table 2 needs curves or cells")
     rows = []
-    for method, curve in curves.items():
+    for method in curves if curves is not None else cells:
         attack = (attacks or {}).get(method, "fgsm")
-        read_off = [100 * error for error in error_at_dist(curve, dists)]
+        if curves is None:
+            read_off = [math.nan] * len(dists)
+        else:
+            read_off = [100 * error for error in error_at_dist(curves[method], dists)]
         measured = read_off if cells is None else [100 * error for error in measured_errors(cells[method], dists)]
         for dist, ours, from_curve in zip(dists, measured, read_off):
             paper = paper_value(method, dist)
@@ -104,6 +115,47 @@ def table2(
 
 
 TABLE2_COLUMNS = ["method", "attack", "dist", "ours_pct", "curve_pct", "paper_pct", "diff_pct", "verdict"]
+# Over replicates: ours_pct and curve_pct are means (curve_pct over the replicates with
+# curves), [low_pct, high_pct] the interval (`interval`: t or min-max), replicate_pct each
+# replicate's value ('; '-separated).
+REPLICATED_TABLE2_COLUMNS = [
+    "method", "attack", "dist", "replicates", "ours_pct", "low_pct", "high_pct", "interval",
+    "replicate_pct", "curve_pct", "paper_pct", "diff_pct", "verdict",
+]  # fmt: skip
+
+
+def replicated_table2(tables: Sequence[pd.DataFrame], confidence: float = 0.95) -> pd.DataFrame:
+    """Table 2 over replicates from each replicate's :func:`table2` (the same rows in the same
+    order): per cell the mean, its interval (statistics.replicate_interval), each replicate's
+    value, the mean curve reading, the paper's value, the mean's difference and the verdict."""
+    if len(tables) < 2:
+        raise ValueError(f"replicated_table2 needs at least 2 replicates, got {len(tables)}")
+    keys = [table[["method", "attack", "dist"]].to_numpy().tolist() for table in tables]
+    if any(key != keys[0] for key in keys[1:]):
+        raise ConfigError("the replicates' Table 2 rows differ; every replicate needs the same rows")
+    ours = np.column_stack([table["ours_pct"].to_numpy() for table in tables])
+    curve = np.column_stack([table["curve_pct"].to_numpy() for table in tables])
+    rows = []
+    for index, first in enumerate(tables[0].itertuples()):
+        mean, low, high, kind = replicate_interval(ours[index], confidence)
+        rows.append(
+            {
+                "method": first.method,
+                "attack": first.attack,
+                "dist": first.dist,
+                "replicates": len(tables),
+                "ours_pct": mean,
+                "low_pct": low,
+                "high_pct": high,
+                "interval": kind if kind == MIN_MAX else f"{100 * confidence:g}% {kind}",
+                "replicate_pct": "; ".join(f"{value:.4g}" for value in ours[index]),
+                "curve_pct": float(np.nanmean(curve[index])) if not np.isnan(curve[index]).all() else math.nan,
+                "paper_pct": first.paper_pct,
+                "diff_pct": mean - first.paper_pct,
+                "verdict": verdict(mean, first.paper_pct, first.dist, low, high),
+            }
+        )
+    return pd.DataFrame(rows, columns=REPLICATED_TABLE2_COLUMNS)
 
 
 def measured_errors(cells: pd.DataFrame, dists: Sequence[float]) -> list[float]:
@@ -117,10 +169,13 @@ def measured_errors(cells: pd.DataFrame, dists: Sequence[float]) -> list[float]:
     return values
 
 
-def _cell(ours: float, paper: float, diff: float, verdict: str) -> str:
-    if math.isnan(paper):  # a row of ours the paper does not have
-        return f"{ours:.2f} (not in paper)"
-    return f"{ours:.2f} ({paper:.2f}, {diff:+.2f}) {verdict}"
+def _cell(row) -> str:
+    ours = f"{row.ours_pct:.2f}"
+    if hasattr(row, "low_pct"):  # over replicates: the mean and its interval
+        ours += f" [{row.low_pct:.2f}, {row.high_pct:.2f}]"
+    if math.isnan(row.paper_pct):  # a row of ours the paper does not have
+        return f"{ours} (not in paper)"
+    return f"{ours} ({row.paper_pct:.2f}, {row.diff_pct:+.2f}) {row.verdict}"
 
 
 def reproduced_count(table: pd.DataFrame) -> str:
@@ -130,19 +185,21 @@ def reproduced_count(table: pd.DataFrame) -> str:
     for dist in dict.fromkeys(judged["dist"]):
         dists_by_tolerance.setdefault(tolerance_pct(dist), []).append(f"{dist:g}")
     within = " and ".join(f"±{tol:g} points at dist {'/'.join(d)}" for tol, d in dists_by_tolerance.items())
+    if "replicates" in table:
+        replicates = int(table["replicates"].iloc[0])
+        within = f"the mean of {replicates} replicates {within}, or the paper's value inside our interval"
     return f"Reproduced: {(judged['verdict'] == REPRODUCED).sum()} of {len(judged)} cells of the paper ({within})."
 
 
 def to_markdown(table: pd.DataFrame) -> str:
     """Wide layout as in the paper: one line per method and attack, 'ours (paper, diff) verdict'
-    per distortion, and the reproduced count under it."""
+    per distortion (over replicates: 'mean [interval] (paper, diff) verdict'), and the
+    reproduced count under it."""
     dists = list(dict.fromkeys(table["dist"]))
-    header = ["method (attack)", *(f"dist={d:g}: ours (paper, diff)" for d in dists)]
+    ours = "ours" if "replicates" not in table else f"mean [{table['interval'].iloc[0]} interval]"
+    header = ["method (attack)", *(f"dist={d:g}: {ours} (paper, diff)" for d in dists)]
     rows = [
-        [
-            f"{method} ({ATTACK_NAMES.get(attack, attack)})",
-            *(_cell(row.ours_pct, row.paper_pct, row.diff_pct, row.verdict) for row in group.itertuples()),
-        ]
+        [f"{method} ({ATTACK_NAMES.get(attack, attack)})", *(_cell(row) for row in group.itertuples())]
         for (method, attack), group in table.groupby(["method", "attack"], sort=False)
     ]
     return markdown_table(header, rows) + "\n" + reproduced_count(table) + "\n"
