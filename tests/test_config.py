@@ -304,6 +304,8 @@ CONFIG_ERRORS = [
     ({"replicates": 2.5}, "config.replicates: 2.5 is not of type integer"),
     ({"replicates": "three"}, "config.replicates: 'three' is not of type integer"),
     ({"replicate_seed_step": 0}, "config.replicate_seed_step: 0 is less than the minimum of 1"),
+    # --config replicate_curves=false passes the text 'false'
+    ({"replicate_curves": "false"}, "config.replicate_curves: 'false' is not of type boolean (on the command line write False)"),
 ]
 
 

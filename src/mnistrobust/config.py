@@ -407,7 +407,11 @@ def _describe_violation(error) -> str:
         return f"{where}: {value!r} is not allowed; allowed: {', '.join(repr(v) for v in schema['enum'])}"
     if error.validator == "type":
         expected = schema["type"] if isinstance(schema["type"], str) else " or ".join(schema["type"])
-        return f"{where}: {value!r} is not of type {expected}"
+        hint = ""
+        if "boolean" in expected and str(value).lower() in ("true", "false"):
+            # Snakemake's --config reads True and False as booleans, other spellings as text
+            hint = f" (on the command line write {str(value).capitalize()})"
+        return f"{where}: {value!r} is not of type {expected}{hint}"
     return f"{where}: {error.message}"
 
 
