@@ -238,24 +238,23 @@ def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
 
 def test_two_replicates_give_table2_intervals_and_figure_bands(small_run, mnist_dir, tmp_path):
     # The small run is replicate 1; a copy of it (files and Snakemake's records) gets
-    # replicate 2 of four Table 2 rows (a classifier, the DAE, the committee, the adversarial
-    # chain) and of Fig. 3, not of the whole paper target, to keep this test short.
+    # replicate 2 of three Table 2 rows (a classifier, the DAE, the committee's training
+    # group) and of the baseline figure, not of the whole paper target, to keep this short.
     workdir = tmp_path / "replicated"
     shutil.copytree(small_run, workdir, symlinks=True)
     rows = [row for row in yaml.safe_load((REPO / "config.yaml").read_text())["table2"]["rows"] if row["label"] in (
-        "No method", "DAE", "Standard committee", "Adversarial training after 5 stages")]  # fmt: skip
+        "No method", "DAE", "Standard committee")]  # fmt: skip
     config = small_config_with(tmp_path, {"replicates": 2, "table2": {"rows": rows}})
-    figure = "results/figures/fig3_dropout_adversarial.png"
+    figure = "results/figures/baseline_error_vs_dist.png"
     before = (workdir / figure).read_bytes()
     result = run_snakemake(workdir, mnist_dir, "results/tables/table2.csv", figure, config=config)
     assert "train_model[lenet]" not in result.stderr  # replicate 1 is reused, not retrained
     step = yaml.safe_load(SMALL_CONFIG.read_text())["replicate_seed_step"]
-    for checkpoint in ("models/lenet.pt", "models/lenet_all.pt", "models/lenet_seed3.pt", "dae/dae.pt", "adversarial/stage5.pt"):
+    for checkpoint in ("models/lenet.pt", "models/lenet_seed3.pt", "dae/dae.pt"):
         first = torch.load(workdir / "results" / checkpoint, weights_only=True)
         second = torch.load(workdir / "results/r2" / checkpoint, weights_only=True)
         assert first["meta"]["name"] == second["meta"]["name"], checkpoint
-        if "stage" not in checkpoint:
-            assert second["meta"]["seed"] == first["meta"]["seed"] + step, checkpoint
+        assert second["meta"]["seed"] == first["meta"]["seed"] + step, checkpoint
         assert any(not torch.equal(first["state_dict"][key], second["state_dict"][key]) for key in first["state_dict"])
     for row in rows:
         assert (workdir / f"results/r2/sweeps/{row['method']}/{row['noise']}.csv").exists(), row
