@@ -475,8 +475,9 @@ def member_checkpoint(config: Mapping, member: str, replicate: int = 1) -> str:
 # LeNets lenet_seed7..18.
 
 # The {replicate} wildcard: '' or r2/, r3/, ... (r1/ is not a folder: replicate 1 has none).
-REPLICATE_PATTERN = r"(?:r(?:[2-9]|[1-9][0-9]+)/)?"
-REPLICATE_DIR = re.compile(r"^(?:r([2-9]|[1-9][0-9]+)/)?$")
+_REPLICATE_NUMBER = r"[2-9]|[1-9][0-9]+"
+REPLICATE_PATTERN = rf"(?:r(?:{_REPLICATE_NUMBER})/)?"
+REPLICATE_DIR = re.compile(rf"^(?:r({_REPLICATE_NUMBER})/)?$")
 
 
 def replicate_dir(replicate: int) -> str:
@@ -509,13 +510,12 @@ class ReplicateModel:
 def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateModel:
     models = config["models"]
     spec = canonical(models[model])
-    if replicate == 1:
-        return ReplicateModel(model, spec, f"results/models/{model}.pt")
-    spec["seed"] = replicate_seed(config, spec["seed"], replicate)
-    for other, other_spec in models.items():
-        if canonical(other_spec) == spec:
-            return ReplicateModel(other, spec, f"results/models/{other}.pt")
-    return ReplicateModel(model, spec, f"results/r{replicate}/models/{model}.pt")
+    if replicate > 1:
+        spec["seed"] = replicate_seed(config, spec["seed"], replicate)
+        for other, other_spec in models.items():
+            if canonical(other_spec) == spec:
+                return ReplicateModel(other, spec, f"results/models/{other}.pt")
+    return ReplicateModel(model, spec, f"results/{replicate_dir(replicate)}models/{model}.pt")
 
 
 def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
