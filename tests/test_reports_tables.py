@@ -152,7 +152,7 @@ def test_three_replicates_give_the_mean_and_its_95_percent_t_interval():
     half = 4.302653 * np.std([60.0, 64.0, 65.0], ddof=1) / math.sqrt(3)  # t(0.975, 2) sd / sqrt(3)
     assert cell["ours_pct"] == pytest.approx(63.0)
     assert (cell["low_pct"], cell["high_pct"]) == pytest.approx((63.0 - half, 63.0 + half), abs=1e-4)
-    assert cell["interval"] == "95% t" and cell["replicates"] == 3 and cell["replicate_pct"] == "60; 64; 65"
+    assert cell["interval"] == "95% t-interval" and cell["replicates"] == 3 and cell["replicate_pct"] == "60; 64; 65"
     assert cell["diff_pct"] == pytest.approx(63.0 - 73.6)
     # 10.6 points off, and the paper's 73.6 lies above the interval [56.4, 69.6]
     assert cell["high_pct"] < 73.6 and cell["verdict"] == "differs"
@@ -171,7 +171,7 @@ def test_two_replicates_give_their_range():
     cell = table[table["dist"] == 0.1].iloc[0]
     assert (cell["ours_pct"], cell["low_pct"], cell["high_pct"], cell["interval"]) == (71.0, 70.0, 72.0, "min-max")
     markdown = to_markdown(table)
-    assert "dist=0.1: mean [min-max interval] (paper, diff)" in markdown
+    assert "dist=0.1: mean [min-max] (paper, diff)" in markdown
     assert "71.00 [70.00, 72.00] (73.60, -2.60) reproduced" in markdown
     assert "the mean of 2 replicates" in markdown and "or the paper's value inside our interval" in markdown
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mnistrobust.statistics import mean_confidence, student_t_quantile
+from mnistrobust.statistics import mean_confidence, replicate_interval, student_t_quantile
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,13 @@ def test_mean_sd_and_95_percent_region_of_a_known_small_case():
 def test_one_value_has_a_mean_but_no_spread():
     stats = mean_confidence([0.7])
     assert stats["mean"] == 0.7 and math.isnan(stats["sd"]) and math.isnan(stats["ci_low"])
+
+
+def test_replicate_interval_is_the_t_interval_from_three_values_and_the_range_for_two():
+    mean, low, high, name = replicate_interval([0.8, 0.9, 1.0])
+    half = 4.302653 * 0.1 / math.sqrt(3)
+    assert (mean, low, high) == pytest.approx((0.9, 0.9 - half, 0.9 + half), abs=1e-6)
+    assert name == "95% t-interval"
+    mean, low, high, name = replicate_interval([0.8, 1.0])
+    assert (mean, low, high, name) == (pytest.approx(0.9), 0.8, 1.0, "min-max")
+    assert replicate_interval([0.7], confidence=0.9)[3] == "" and replicate_interval([0.7, 0.8, 0.9], 0.9)[3] == "90% t-interval"

@@ -58,18 +58,24 @@ def mean_confidence(values, confidence: float = 0.95) -> dict[str, float]:
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
-# How an interval over replicates is formed: two values give no useful t-interval (its
-# t quantile is 12.7), so they are shown as their range.
-T_INTERVAL, MIN_MAX = "t", "min-max"
+def interval_name(replicates: int, confidence: float = 0.95) -> str:
+    """How the interval over ``replicates`` values is formed, as tables and figures name it.
+    Two values give no useful t-interval (its t quantile is 12.7), so they are shown as
+    their range."""
+    if replicates >= 3:
+        return f"{100 * confidence:g}% t-interval"
+    return "min-max" if replicates == 2 else ""
 
 
 def replicate_interval(values, confidence: float = 0.95) -> tuple[float, float, float, str]:
-    """The mean of ``values`` (one per replicate) and its interval: the t-interval at
-    ``confidence`` from three values on, their min and max for two, none for one."""
+    """The mean of ``values`` (one per replicate), its interval (the t-interval at
+    ``confidence`` from three values on, their min and max for two, none for one) and the
+    interval's name (interval_name)."""
     values = np.asarray(values, dtype=np.float64)
+    name = interval_name(len(values), confidence)
     if len(values) >= 3:
         stats = mean_confidence(values, confidence)
-        return stats["mean"], stats["ci_low"], stats["ci_high"], T_INTERVAL
+        return stats["mean"], stats["ci_low"], stats["ci_high"], name
     if len(values) == 2:
-        return float(values.mean()), float(values.min()), float(values.max()), MIN_MAX
-    return float(values.mean()), math.nan, math.nan, ""
+        return float(values.mean()), float(values.min()), float(values.max()), name
+    return float(values.mean()), math.nan, math.nan, name

@@ -14,6 +14,7 @@ from ..progress import Log
 from ..reports.curves import mean_curve, read_cells, read_curve, strength_at_dist
 from ..reports.plots import error_curves, paper_points
 from ..reports.tables import replicated_table2, table2, to_markdown
+from ..statistics import interval_name
 
 
 def write_table2(
@@ -68,8 +69,7 @@ def error_curves_figure(
     bands, band_label = None, ""
     if replicates > 1:
         bands = curves
-        kind = "min-max" if replicates == 2 else f"{100 * confidence:g}% t-interval"
-        band_label = f"mean of {replicates} replicates, {kind}"
+        band_label = f"mean of {replicates} replicates, {interval_name(replicates, confidence)}"
     save_figure(error_curves(curves, title, paper_points(curve_specs, table2_rows), bands, band_label), output)
 
 

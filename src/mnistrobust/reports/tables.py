@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..statistics import MIN_MAX, replicate_interval
+from ..statistics import replicate_interval
 from .curves import error_at_dist
 
 # Paper's Table 2: generalization error (%) at dist = 0, 0.1, 0.2.
@@ -116,7 +116,7 @@ def table2(
 
 TABLE2_COLUMNS = ["method", "attack", "dist", "ours_pct", "curve_pct", "paper_pct", "diff_pct", "verdict"]
 # Over replicates: ours_pct and curve_pct are means (curve_pct over the replicates with
-# curves), [low_pct, high_pct] the interval (`interval`: t or min-max), replicate_pct each
+# curves), [low_pct, high_pct] the interval (`interval`: its name, statistics.interval_name), replicate_pct each
 # replicate's value ('; '-separated).
 REPLICATED_TABLE2_COLUMNS = [
     "method", "attack", "dist", "replicates", "ours_pct", "low_pct", "high_pct", "interval",
@@ -137,7 +137,7 @@ def replicated_table2(tables: Sequence[pd.DataFrame], confidence: float = 0.95) 
     curve = np.column_stack([table["curve_pct"].to_numpy() for table in tables])
     rows = []
     for index, first in enumerate(tables[0].itertuples()):
-        mean, low, high, kind = replicate_interval(ours[index], confidence)
+        mean, low, high, interval = replicate_interval(ours[index], confidence)
         rows.append(
             {
                 "method": first.method,
@@ -147,7 +147,7 @@ def replicated_table2(tables: Sequence[pd.DataFrame], confidence: float = 0.95) 
                 "ours_pct": mean,
                 "low_pct": low,
                 "high_pct": high,
-                "interval": kind if kind == MIN_MAX else f"{100 * confidence:g}% {kind}",
+                "interval": interval,
                 "replicate_pct": "; ".join(f"{value:.4g}" for value in ours[index]),
                 "curve_pct": float(np.nanmean(curve[index])) if not np.isnan(curve[index]).all() else math.nan,
                 "paper_pct": first.paper_pct,
@@ -196,7 +196,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     per distortion (over replicates: 'mean [interval] (paper, diff) verdict'), and the
     reproduced count under it."""
     dists = list(dict.fromkeys(table["dist"]))
-    ours = "ours" if "replicates" not in table else f"mean [{table['interval'].iloc[0]} interval]"
+    ours = "ours" if "replicates" not in table else f"mean [{table['interval'].iloc[0]}]"
     header = ["method (attack)", *(f"dist={d:g}: {ours} (paper, diff)" for d in dists)]
     rows = [
         [f"{method} ({ATTACK_NAMES.get(attack, attack)})", *(_cell(row) for row in group.itertuples())]
