@@ -166,6 +166,15 @@ def test_the_paper_inside_a_wide_interval_counts_as_reproduced():
     assert cell["verdict"] == "reproduced"
 
 
+def test_an_interval_stops_at_the_ends_of_an_error_rate():
+    # dist 0.2 is 0.96 in every replicate table; near 100% the t-interval would pass 100
+    tables = _replicate_tables([60.0, 64.0, 65.0])
+    for table, value in zip(tables, [99.0, 99.9, 100.0]):
+        table.loc[table["dist"] == 0.2, "ours_pct"] = value
+    cell = replicated_table2(tables).query("dist == 0.2").iloc[0]
+    assert cell["high_pct"] == 100.0 and 97.0 < cell["low_pct"] < cell["ours_pct"] < 100.0
+
+
 def test_two_replicates_give_their_range():
     table = replicated_table2(_replicate_tables([70.0, 72.0]))
     cell = table[table["dist"] == 0.1].iloc[0]

@@ -40,3 +40,5 @@ def test_replicate_interval_is_the_t_interval_from_three_values_and_the_range_fo
     mean, low, high, name = replicate_interval([0.8, 1.0])
     assert (mean, low, high, name) == (pytest.approx(0.9), 0.8, 1.0, "min-max")
     assert replicate_interval([0.7], confidence=0.9)[3] == "" and replicate_interval([0.7, 0.8, 0.9], 0.9)[3] == "90% t-interval"
+    mean, low, high, _ = replicate_interval([0.98, 0.99, 1.0], bounds=(0.0, 1.0))
+    assert high == 1.0 and low == pytest.approx(0.99 - 4.302653 * 0.01 / math.sqrt(3), abs=1e-6)

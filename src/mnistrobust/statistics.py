@@ -67,15 +67,19 @@ def interval_name(replicates: int, confidence: float = 0.95) -> str:
     return "min-max" if replicates == 2 else ""
 
 
-def replicate_interval(values, confidence: float = 0.95) -> tuple[float, float, float, str]:
+def replicate_interval(
+    values, confidence: float = 0.95, bounds: tuple[float, float] = (-math.inf, math.inf)
+) -> tuple[float, float, float, str]:
     """The mean of ``values`` (one per replicate), its interval (the t-interval at
     ``confidence`` from three values on, their min and max for two, none for one) and the
-    interval's name (interval_name)."""
+    interval's name (interval_name). A t-interval is symmetric about the mean; ``bounds``
+    (e.g. 0 and 100 for an error in %) cuts it to the values the quantity can take."""
     values = np.asarray(values, dtype=np.float64)
     name = interval_name(len(values), confidence)
     if len(values) >= 3:
         stats = mean_confidence(values, confidence)
-        return stats["mean"], stats["ci_low"], stats["ci_high"], name
+        low, high = max(stats["ci_low"], bounds[0]), min(stats["ci_high"], bounds[1])
+        return stats["mean"], low, high, name
     if len(values) == 2:
         return float(values.mean()), float(values.min()), float(values.max()), name
     return float(values.mean()), math.nan, math.nan, name

@@ -58,11 +58,12 @@ def mean_curve(curves: Sequence[pd.DataFrame], confidence: float = 0.95) -> pd.D
     """The mean of one curve's replicates and its band (statistics.replicate_interval) at
     every dist any replicate measured, up to the largest dist all of them reach; each
     replicate is read there by linear interpolation (their dists differ a little: each
-    replicate's network gives its own gradient signs). Columns dist, error, low, high."""
+    replicate's network gives its own gradient signs). Columns dist, error, low, high
+    (the band within [0, 1], an error's range)."""
     ordered = [curve.sort_values("dist") for curve in curves]
     reach = min(curve["dist"].iloc[-1] for curve in ordered)
     grid = np.unique(np.concatenate([curve["dist"].to_numpy() for curve in ordered]))
     grid = grid[grid <= reach + 1e-12]
     errors = np.column_stack([np.interp(grid, curve["dist"], curve["error"]) for curve in ordered])
-    rows = [(dist, *replicate_interval(values, confidence)[:3]) for dist, values in zip(grid, errors)]
+    rows = [(dist, *replicate_interval(values, confidence, bounds=(0.0, 1.0))[:3]) for dist, values in zip(grid, errors)]
     return pd.DataFrame(rows, columns=["dist", "error", "low", "high"])

@@ -137,7 +137,7 @@ def replicated_table2(tables: Sequence[pd.DataFrame], confidence: float = 0.95) 
     curve = np.column_stack([table["curve_pct"].to_numpy() for table in tables])
     rows = []
     for index, first in enumerate(tables[0].itertuples()):
-        mean, low, high, interval = replicate_interval(ours[index], confidence)
+        mean, low, high, interval = replicate_interval(ours[index], confidence, bounds=(0.0, 100.0))
         rows.append(
             {
                 "method": first.method,
