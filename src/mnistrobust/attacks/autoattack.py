@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torchattacks
 from torch import nn
 
 from ..config import AutoAttackSettings, check_eps
@@ -40,6 +39,10 @@ class AutoAttack:
         return "rand" if is_randomized(model) else self.settings.version
 
     def components(self, model: nn.Module, eps: float, version: str) -> list:
+        # Imported here: torchattacks pulls in SciPy (about 1 s), which every job that
+        # imports the attacks would otherwise pay, used or not.
+        import torchattacks
+
         settings, seed = self.settings, self.seed
         common = {"norm": "Linf", "eps": eps, "seed": seed, "steps": settings.steps, "n_restarts": 1}
         if version == "rand":
@@ -62,6 +65,8 @@ class AutoAttack:
         that fools ``model``, else the last component's."""
         version = self.version_for(model)
         model.eval()
+        import torchattacks
+
         attack = torchattacks.MultiAttack(self.components(model, eps, version))
         progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
         parts = []
