@@ -19,6 +19,7 @@ from mnistrobust.evaluation.sweeps import (
     clean_error,
     errors_at_dists,
     lowpass_clean_errors,
+    noise_generator,
     noise_strengths,
     sweep,
 )
@@ -211,6 +212,19 @@ def test_bisected_strength_moves_the_images_by_the_target_dist(mnist_test_set, n
         at_strength = sweep(model, images, labels, noise, [row.strength], sign, seed=3, batch_size=128, log=_quiet)
         assert at_strength["error"].iloc[0] == row.error
         assert at_strength["dist"].iloc[0] == pytest.approx(row.dist, abs=1e-9)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "fgsm"])
+def test_found_strength_gives_the_target_dist_exactly_in_double_precision(mnist_test_set, noise):
+    images, _, sign = mnist_test_set
+    direction = sign.double() if noise == "fgsm" else None
+    if noise == "gaussian":  # the noise sweep and bisect_strengths draw at level 0 (seed 3)
+        generator = noise_generator(3, 0)
+        direction = torch.cat([torch.randn(images[s : s + 128].shape, generator=generator) for s in range(0, len(images), 128)]).double()
+    for target in (0.05, 0.1, 0.2, 0.3):
+        strength = bisect_strength(images, noise, target, sign, seed=3, batch_size=128)
+        moved = (images.double() + strength * direction).clamp(0, 1)
+        assert float((moved - images.double()).abs().mean()) == pytest.approx(target, abs=1e-9), target
 
 
 def test_bisection_agrees_with_the_curve_within_its_interpolation(mnist_test_set):

@@ -98,11 +98,10 @@ def bisect_strength(
     sign: torch.Tensor | None = None,
     seed: int = 0,
     batch_size: int = 512,
-    tolerance: float = 1e-7,
 ) -> float:
-    """The strength at which ``noise`` moves ``images`` by exactly ``target`` (Eq. 2), by
-    bisection, with no forward pass (``bisect_strengths`` for one target)."""
-    return bisect_strengths(images, noise, [target], sign, seed, batch_size, tolerance)[0]
+    """The strength at which ``noise`` moves ``images`` by exactly ``target`` (Eq. 2), with
+    no forward pass (``bisect_strengths`` for one target)."""
+    return bisect_strengths(images, noise, [target], sign, seed, batch_size)[0]
 
 
 def bisect_strengths(
@@ -112,10 +111,14 @@ def bisect_strengths(
     sign: torch.Tensor | None = None,
     seed: int = 0,
     batch_size: int = 512,
-    tolerance: float = 1e-7,
 ) -> list[float]:
     """For each target dist, the strength at which ``noise`` moves ``images`` by exactly that
-    much (Eq. 2), by bisection, with no forward pass; the noise is drawn once for all targets.
+    much (Eq. 2), with no forward pass; the noise is drawn once for all targets.
+
+    With clipping to [0, 1], a pixel moves by min(strength * |d|, the room it has in d's
+    direction), so dist is piecewise linear and non-decreasing in the strength, with a
+    kink where each pixel saturates. Bisection over the sorted kinks finds the segment
+    that holds the target, and the segment's line gives the strength exactly.
 
     The noise is the one ``sweep`` draws at level 0 with the same seed and batch size (the
     stored sign map for fgsm), so ``sweep(..., strengths=[found])`` measures the same dist
@@ -132,17 +135,20 @@ def bisect_strengths(
         direction = torch.cat([torch.randn(images[s : s + batch_size].shape, generator=generator) for s in starts])
     else:
         direction = sign.to(images.dtype)
-    # With clipping to [0, 1], a pixel moves by min(strength * |d|, the room it has in d's
-    # direction): dist is piecewise linear and non-decreasing in the strength.
     speed = direction.abs().flatten().double()
     room = torch.where(direction > 0, 1 - images, images).flatten().double()
+    pixels = room.numel()
     moving = speed > 0
-    saturated = float(room[moving].sum() / room.numel())
-    largest = float((room[moving] / speed[moving]).max())
-
-    def dist_at(strength: float) -> float:
-        return float(torch.minimum(strength * speed, room).sum() / room.numel())
-
+    speed, room = speed[moving], room[moving]
+    kinks, order = torch.sort(room / speed)
+    speed, room = speed[order], room[order]
+    # Below kink j, the j pixels before it are saturated and the rest still move:
+    # pixels * dist = saturated_room[j] + strength * moving_speed[j].
+    zero = torch.zeros(1, dtype=torch.float64)
+    saturated_room = torch.cat([zero, torch.cumsum(room, 0)])
+    moving_speed = speed.sum() - torch.cat([zero, torch.cumsum(speed, 0)])
+    at_kinks = (saturated_room[:-1] + kinks * moving_speed[:-1]) / pixels
+    saturated = float(saturated_room[-1] / pixels)
     strengths = []
     for target in targets:
         if target <= 0:
@@ -150,11 +156,8 @@ def bisect_strengths(
             continue
         if target > saturated:
             raise ConfigError(f"{noise} cannot move these images by dist {target}: it saturates at {saturated:.4f}")
-        low, high = 0.0, largest
-        while high - low > tolerance:
-            middle = (low + high) / 2
-            low, high = (middle, high) if dist_at(middle) < target else (low, middle)
-        strengths.append(high)
+        j = min(int(torch.searchsorted(at_kinks, torch.tensor([target], dtype=torch.float64))), len(kinks) - 1)
+        strengths.append(float((target * pixels - saturated_room[j]) / moving_speed[j]))
     return strengths
 
 
