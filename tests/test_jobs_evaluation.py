@@ -10,7 +10,7 @@ from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.evaluation.sweeps import noise_strengths, sweep
 from mnistrobust.jobs.attacks import make_sign_map
-from mnistrobust.jobs.evaluation import lowpass_calibration, run_sweep
+from mnistrobust.jobs.evaluation import lowpass_calibration, run_sweep, run_table2_cells
 
 from model_support import lenet_checkpoint, quiet, seeded_lenet
 
@@ -59,6 +59,25 @@ def test_fgsm_sweep_job_reads_the_sign_map_of_its_threat_model(mnist_h5_file, tm
     with pytest.raises(DataError, match="made with images=40, expected 20"):
         run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, 20, str(tmp_path / "f.csv"), sign_map=str(sign_map), log=quiet)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "spec", "noise", "threat"),
+    [
+        ("lenet", SPEC, "fgsm", "end_to_end"),
+        ("lowpass3_lenet", {"preprocess": "lowpass3", "members": ["lenet"]}, "fgsm_oblivious", "oblivious"),
+    ],
+)
+def test_cells_without_a_sign_map_file_compute_the_same_sign_map(mnist_h5_file, tmp_path, checkpoint, method, spec, noise, threat):
+    data, dists = str(mnist_h5_file), [0.0, 0.1, 0.2]
+    sign_map = tmp_path / "fgsm_sign.h5"
+    make_sign_map(data, method, spec, [checkpoint], LOWPASS, threat, str(sign_map), IMAGES, log=quiet)
+    arguments = (data, method, spec, [checkpoint], LOWPASS, noise, EVALUATION, dists, IMAGES)
+    from_file = run_table2_cells(*arguments, str(tmp_path / "a.csv"), sign_map=str(sign_map), log=quiet)
+    computed = run_table2_cells(*arguments, str(tmp_path / "b.csv"), log=quiet)
+    pd.testing.assert_frame_equal(from_file, computed)
+    assert computed["error"].iloc[-1] > computed["error"].iloc[0]
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 def test_a_sweep_that_stays_below_min_max_dist_is_an_error_and_writes_nothing(mnist_h5_file, tmp_path, checkpoint):

@@ -204,6 +204,15 @@ def sweep_inputs(wildcards):
 
 
 @readable
+def cells_inputs(wildcards):
+    """table2_cells' inputs: a replicate without curves makes its sign maps in the cells job
+    itself (nothing else reads them), which saves one job's start-up per cell."""
+    if replicate_of(wildcards) in CURVE_REPLICATES:
+        return sweep_inputs(wildcards)
+    return method_inputs(wildcards)
+
+
+@readable
 def sign_map_threat(wildcards):
     threat = ATTACK_THREAT[checked_noise(wildcards)]
     if threat is None:

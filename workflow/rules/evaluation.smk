@@ -28,7 +28,7 @@ rule sweep:
 rule table2_cells:
     """Table 2's cells of one method: the error at the strength whose dist is exactly 0, 0.1, 0.2 (bisection on dist)."""
     input:
-        unpack(sweep_inputs),
+        unpack(cells_inputs),
     output:
         cells="results/{replicate}table2_cells/{method}/{noise}.csv",
     log:

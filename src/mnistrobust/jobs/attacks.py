@@ -28,9 +28,24 @@ def make_sign_map(
 
     ``threat`` says whose gradient: the whole method's (end_to_end) or its classifier's alone (oblivious).
     """
-    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
     images, labels = load_split(data_h5, "test", limit=test_images)
-    sign = FGSM().sign_map(network, images.to(device), labels.to(device)).cpu()
+    sign = method_sign_map(method, spec, member_checkpoints, lowpass, threat, images, labels, dae_checkpoint, device)
     log(f"{threat} sign map of {method} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
     attrs = {"model": method, "threat": threat, "members": ",".join(spec["members"]), "loss": "nll(log_softmax)", "images": len(images)}
     save_sign_map(output, sign, attrs)
+
+
+def method_sign_map(
+    method: str,
+    spec: dict,
+    member_checkpoints: list[str],
+    lowpass: dict,
+    threat: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    dae_checkpoint: str | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The FGSM gradient sign of ``images`` under ``threat`` (whose gradient: see make_sign_map), on the CPU."""
+    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
+    return FGSM().sign_map(network, images.to(device), labels.to(device)).cpu()

@@ -17,6 +17,7 @@ from ..io.checkpoints import load_method
 from ..io.hdf5 import load_sign_map
 from ..io.storage import write_csv
 from ..progress import Log
+from .attacks import method_sign_map
 from .runtime import resolve_device
 
 
@@ -50,12 +51,17 @@ def _method_under_noise(
     sign_map: str | None,
     device: torch.device | str,
 ) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The method on ``device``, the test images and labels, and the sign map an fgsm noise needs."""
+    """The method on ``device``, the test images and labels, and the sign map an fgsm noise
+    needs: read from ``sign_map``, or computed here when no file is given (a replicate
+    without curves, where nothing else reads it: one job's start-up less per cell)."""
     network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = None
-    if noise_kind(noise) == "fgsm":
+    if noise_kind(noise) == "fgsm" and sign_map is not None:
         sign, _ = load_sign_map(sign_map, expect={"model": method, "threat": ATTACK_THREAT[noise], "images": len(images)})
+    elif noise_kind(noise) == "fgsm":
+        threat = ATTACK_THREAT[noise]
+        sign = method_sign_map(method, spec, member_checkpoints, lowpass, threat, images, labels, dae_checkpoint, device)
     return network, images, labels, sign
 
 
