@@ -61,6 +61,26 @@ def test_autoattack_is_at_least_as_strong_as_fgsm_and_stays_in_the_ball():
     assert all(a >= f for a, f in zip(autoattack.error(), fgsm.error()))
 
 
+def test_autoattack_exits_early_per_point_across_eps_and_attacks_only_pending_rows():
+    model = zero_bias_linear_classifier(2)
+    x, y = labelled_by(model, n=20, seed=2)
+    lines: list[str] = []
+    attack = AutoAttack(FAST, seed=0, batch_size=8, log=lines.append)
+    outcome = attack.outcome(model, model, x, y, [0.02, 0.05])
+    fooled_small = int(outcome.fooled[0].sum())
+    assert 0 < fooled_small < 20
+    # The points fooled at eps 0.02 count at 0.05 without another attack there.
+    assert outcome.fooled[1][outcome.fooled[0]].all()
+    assert lines[0] == "autoattack eps 0.02: 20 of 20 images to attack"
+    assert f"autoattack eps 0.05: {20 - fooled_small} of 20 images to attack" in lines
+    pending = torch.zeros(2, 20, dtype=torch.bool)
+    pending[:, :5] = True
+    lines.clear()
+    cascaded = attack.outcome(model, model, x, y, [0.02, 0.05], pending=pending)
+    assert lines[0] == "autoattack eps 0.02: 5 of 20 images to attack"
+    assert not cascaded.fooled[:, 5:].any()
+
+
 def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag_fires():
     masked = nn.Sequential(_Binarize(), zero_bias_linear_classifier(6)).eval()
     x, _ = labelled_by(masked, n=24, seed=6)
@@ -69,10 +89,18 @@ def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag
     section = {**STRONG_ATTACKS_SECTION, "eps": [0.25], "attacks": ["fgsm", "pgd", "autoattack"]}
     settings = StrongAttackSettings.from_config({**section, "autoattack": {"steps": 5, "square_queries": 60}})
     table = evaluate_networks("masked", masked, {}, x, y, settings, {}, log=lambda _: None)
-    errors = table[table["eps"] == 0.25].set_index("attack")["error"]
-    # FGSM and APGD see a zero gradient; AutoAttack's Square does not need one.
-    assert errors["fgsm"] == 0 and errors["autoattack"] > errors["pgd"] + 0.1
-    assert "autoattack stronger than pgd" in check_flags(errors.to_dict(), 0.25, settings)
+    at_eps = table[table["eps"] == 0.25].set_index("attack")
+    errors, added = at_eps["error"].to_dict(), at_eps["added"].to_dict()
+    # FGSM and APGD see a zero gradient; AutoAttack's Square does not need one. In the cascade
+    # it runs on the images PGD's random starts left robust, and fools them.
+    assert errors["fgsm"] == 0 and added["autoattack"] > 0.1 and errors["autoattack"] == errors["robust"] == 1.0
+    assert "autoattack fooled images every other attack missed" in check_flags(errors, 0.25, settings, added)
+    # Each attack on every row: AutoAttack's own error, judged against PGD's.
+    uncascaded = StrongAttackSettings.from_config({**section, "cascade": False, "autoattack": {"steps": 5, "square_queries": 60}})
+    table = evaluate_networks("masked", masked, {}, x, y, uncascaded, {}, log=lambda _: None)
+    errors = table[table["eps"] == 0.25].set_index("attack")["error"].to_dict()
+    assert errors["autoattack"] > errors["pgd"] + 0.1
+    assert "autoattack stronger than pgd" in check_flags(errors, 0.25, uncascaded)
 
 
 def test_the_registry_and_the_plan_know_autoattack():

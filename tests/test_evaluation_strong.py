@@ -22,17 +22,20 @@ def test_attack_plan_follows_the_method():
     plain = attack_plan(settings, threats=[], randomized=False, method="lenet")
     assert [planned.label for planned in plain] == ["fgsm", "pgd"]
     lowpass = attack_plan(settings, threats=["oblivious"], randomized=True, method="lowpass5_lenet")
+    # The attacks that run on every row first, then the costly cascade on the rows left robust.
     assert [planned.label for planned in lowpass] == [
-        "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "eot_pgd", "transfer_lenet"
+        "fgsm", "fgsm_oblivious", "pgd", "pgd_oblivious", "transfer_lenet", "eot_pgd"
     ]
     assert lowpass == [
         PlannedAttack("fgsm", "fgsm"),
         PlannedAttack("fgsm_oblivious", "fgsm", "oblivious"),
         PlannedAttack("pgd", "pgd"),
         PlannedAttack("pgd_oblivious", "pgd", "oblivious"),
-        PlannedAttack("eot_pgd", "eot_pgd"),
         PlannedAttack("transfer_lenet", "transfer", source="lenet"),
+        PlannedAttack("eot_pgd", "eot_pgd", cascaded=True),
     ]
+    uncascaded = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": False})
+    assert not any(p.cascaded for p in attack_plan(uncascaded, threats=[], randomized=True, method="lowpass5_lenet"))
     assert all(planned.threat == "end_to_end" for planned in plain) and all(planned.source is None for planned in plain)
     with_square = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "square"]})
     assert [p.label for p in attack_plan(with_square, threats=[], randomized=False, method="lenet")] == ["pgd", "square"]
@@ -57,10 +60,12 @@ def test_square_sees_through_masked_gradients_and_the_flag_says_so():
         {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
     )
     table = evaluate_networks("masked", masked, {}, x, y, settings, {}, log=lambda _: None)
-    errors = table[table["eps"] == 0.25].set_index("attack")["error"]
-    # FGSM sees a zero gradient; PGD gets only what its random start finds by luck.
-    assert errors["fgsm"] == 0 and errors["square"] > errors["pgd"] + 0.1
-    assert "masked gradients" in "; ".join(check_flags(errors.to_dict(), 0.25, settings))
+    at_eps = table[table["eps"] == 0.25].set_index("attack")
+    errors, added = at_eps["error"].to_dict(), at_eps["added"].to_dict()
+    # FGSM sees a zero gradient; PGD gets only what its random start finds by luck; Square,
+    # on the images every gradient attack missed, fools more than 10% of all images.
+    assert errors["fgsm"] == 0 and added["square"] > 0.1 and errors["square"] == errors["robust"]
+    assert "masked gradients" in "; ".join(check_flags(errors, 0.25, settings, added))
 
 
 def test_worst_case_is_per_image_and_covers_every_attack_and_clean_errors():
@@ -115,3 +120,45 @@ def test_transfer_examples_are_the_full_length_pgd_examples_of_the_source():
     expected = PGD(settings.pgd, settings.seed, settings.batch_size).example_sets(source, x, y, settings.all_eps)
     assert torch.equal(examples, expected)
     assert len([line for line in lines if line.startswith("transfer source lenet: eps")]) == 3
+
+
+def test_the_cascade_attacks_only_the_rows_left_robust_and_keeps_their_worst_case():
+    model = zero_bias_linear_classifier(7)
+    x, y = labelled_by(model, n=12, seed=7)
+    section = {**STRONG_ATTACKS_SECTION, "attacks": ["fgsm", "pgd", "square"], "eps": [0.002, 0.01], "square": {"queries": 30, "p_init": 0.3}}
+    lines: list[str] = []
+    cascaded = evaluate_networks("lenet", model, {}, x, y, StrongAttackSettings.from_config(section), {}, log=lines.append)
+    plain = evaluate_networks("lenet", model, {}, x, y, StrongAttackSettings.from_config({**section, "cascade": False}), {}, log=lambda _: None)
+    by_attack = {name: table.set_index(["attack", "eps"])["error"] for name, table in (("cascaded", cascaded), ("plain", plain))}
+    rows_before_square = sum(1 - by_attack["cascaded"][("pgd", e)] for e in (0.002, 0.01, 1.0)) * 12
+    # PGD fools every image at eps 1, so Square attacks only the rows of the two small eps PGD left robust.
+    assert f"square: {round(rows_before_square)} (image, eps) rows, 30 queries" in lines
+    assert round(rows_before_square) < 3 * 12
+    for e in (0.002, 0.01, 1.0):
+        # FGSM and PGD run on every row either way; Square's column is the worst case up to it.
+        for attack in ("fgsm", "pgd"):
+            assert by_attack["cascaded"][(attack, e)] == by_attack["plain"][(attack, e)]
+        assert by_attack["cascaded"][("square", e)] == by_attack["cascaded"][("robust", e)]
+        assert by_attack["cascaded"][("robust", e)] >= by_attack["plain"][("pgd", e)]
+    added = cascaded.set_index(["attack", "eps"])["added"]
+    assert added[("pgd", 1.0)] + added[("fgsm", 1.0)] == 1.0 and added[("square", 1.0)] == 0.0
+
+
+def test_a_cascaded_attack_leaves_the_rows_not_pending_alone():
+    model = zero_bias_linear_classifier(5)
+    x, y = labelled_by(model, n=10, seed=5)
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "eps": [0.05]})
+    pending = torch.zeros(2, 10, dtype=torch.bool)
+    pending[:, :4] = True  # the first four images at both eps (0.05 and the sanity eps 1)
+    outcome = PGD(settings.pgd, settings.seed, settings.batch_size).white_box_outcome(model, x, y, settings.all_eps, pending)
+    assert not outcome.fooled[~pending].any() and (outcome.abs_change[~pending] == 0).all()
+    assert outcome.fooled[1, :4].all()  # eps 1 fools every image it attacks
+
+
+def test_cascade_must_be_a_boolean():
+    import pytest
+
+    from mnistrobust.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="strong_attacks.cascade must be True or False, got 'false'"):
+        StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": "false"})

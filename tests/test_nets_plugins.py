@@ -59,10 +59,10 @@ def test_bpda_and_square_find_what_fgsm_and_pgd_miss_and_the_flags_say_so():
     x, _ = labelled_by(network, n=24, seed=6)
     x = 0.5 + (x - 0.5) * 0.4  # every pixel within 0.2 of the rounding threshold
     y = network(x).argmax(1)  # clean error 0 by construction
-    settings = StrongAttackSettings.from_config(
-        {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
-    )
+    section = {**STRONG_ATTACKS_SECTION, "eps": [0.1, 0.25], "attacks": ["fgsm", "pgd", "square"], "square": {"queries": 40, "p_init": 0.3}}
     attacked = {threat: bit_depth_method(network.defense.classifier, threat) for threat in extra_threats(SPEC)}
+    # Every attack on every row: Square, on its own, beats PGD by far.
+    settings = StrongAttackSettings.from_config({**section, "cascade": False})
     table = evaluate_networks("bitdepth", network, attacked, x, y, settings, {}, log=lambda _: None)
     errors = table[table["eps"] == 0.1].set_index("attack")["error"]
     assert errors["fgsm"] == 0  # a zero gradient moves nothing; PGD only what its random starts find
@@ -70,6 +70,13 @@ def test_bpda_and_square_find_what_fgsm_and_pgd_miss_and_the_flags_say_so():
     assert errors["square"] > errors["pgd"] + 0.1
     flags = "; ".join(check_flags(errors.to_dict(), 0.1, settings))
     assert "pgd_bpda stronger than pgd" in flags and "masked gradients" in flags
+    # The cascade: BPDA has fooled what Square would, so only the BPDA flag says so.
+    settings = StrongAttackSettings.from_config(section)
+    table = evaluate_networks("bitdepth", network, attacked, x, y, settings, {}, log=lambda _: None)
+    at_eps = table[table["eps"] == 0.1].set_index("attack")
+    errors, added = at_eps["error"].to_dict(), at_eps["added"].to_dict()
+    assert errors["pgd_bpda"] > errors["pgd"] + 0.3 and errors["robust"] == errors["square"] >= errors["pgd_bpda"]
+    assert "pgd_bpda stronger than pgd" in "; ".join(check_flags(errors, 0.1, settings, added))
 
 
 def _config_with_defense(tmp_path, source: str | None, defense: dict | None = None) -> dict:

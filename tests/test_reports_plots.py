@@ -137,11 +137,11 @@ def test_figure_job_passes_table2_rows_through(tmp_path, monkeypatch):
 def synthetic_strong_results(methods) -> pd.DataFrame:
     rows = []
     for i, method in enumerate(methods):
-        rows.append({"method": method, "attack": "clean", "eps": 0.0, "error": 0.01, "dist": 0.0, "images": 20})
+        rows.append({"method": method, "attack": "clean", "eps": 0.0, "error": 0.01, "dist": 0.0, "added": 0.0, "images": 20})
         for eps in [*REPORTED_EPS, SANITY_EPS]:
             fgsm = min(1.0, eps * (3 - 0.25 * i))
             for attack, error in [("fgsm", fgsm), ("pgd", min(1.0, fgsm + 0.1)), ("robust", min(1.0, fgsm + 0.15))]:
-                rows.append({"method": method, "attack": attack, "eps": eps, "error": error, "dist": eps, "images": 20})
+                rows.append({"method": method, "attack": attack, "eps": eps, "error": error, "dist": eps, "added": 0.0, "images": 20})
     return pd.DataFrame(rows)
 
 

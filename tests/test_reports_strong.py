@@ -14,7 +14,7 @@ from mnistrobust.reports.strong import RESULT_COLUMNS, ROBUST, check_flags, stro
 from model_support import STRONG_ATTACKS_SECTION
 
 def test_flags_name_each_failed_check():
-    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": False})
     assert check_flags({"fgsm": 0.5, "pgd": 0.6, "transfer_lenet": 0.55, "robust": 0.6}, 0.1, settings) == []
     flags = check_flags({"fgsm": 0.5, "pgd": 0.4, "eot_pgd": 0.3, "transfer_lenet": 0.7, "robust": 0.7}, 0.2, settings)
     assert flags == ["pgd weaker than fgsm", "transfer_lenet stronger than white-box", "eot_pgd weaker than pgd"]
@@ -26,13 +26,30 @@ def test_flags_name_each_failed_check():
     assert check_flags({"fgsm": 0.5, "pgd": 0.495, "robust": 0.5}, 0.1, settings) == []
 
 
+def test_flags_of_the_cascade_judge_its_attacks_by_what_they_added():
+    settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
+    # Cascaded columns are the worst case up to them: above PGD by construction, no flag.
+    errors = {"fgsm": 0.5, "pgd": 0.6, "eot_pgd": 0.62, "square": 0.625, "autoattack": 0.63, "robust": 0.63}
+    added = {"fgsm": 0.5, "pgd": 0.1, "eot_pgd": 0.02, "square": 0.005, "autoattack": 0.005}
+    assert check_flags(errors, 0.1, settings, added) == []
+    added = {**added, "square": 0.03, "autoattack": 0.02}
+    assert check_flags(errors, 0.1, settings, added) == [
+        "square (gradient-free) fooled images every gradient attack missed: masked gradients",
+        "autoattack fooled images every other attack missed",
+    ]
+    # A transfer attack is judged against PGD alone: EOT-PGD's column holds the transfer's errors.
+    assert check_flags({"pgd": 0.4, "eot_pgd": 0.8, "transfer_lenet": 0.7, "robust": 0.8}, 0.1, settings, {}) == [
+        "transfer_lenet stronger than white-box"
+    ]
+
+
 def _tidy(method: str, clean: float, errors: dict[str, list[float]], eps=(0.1, 1.0), images: int = 24) -> pd.DataFrame:
     """One method's results as evaluate_networks writes them."""
-    rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean, "dist": 0.0}]
+    rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean, "dist": 0.0, "added": 0.0}]
     for attack, values in errors.items():
         for e, error in zip(eps, values):
             dist = math.nan if attack == ROBUST else e / 2
-            rows.append({"method": method, "attack": attack, "eps": e, "error": error, "dist": dist})
+            rows.append({"method": method, "attack": attack, "eps": e, "error": error, "dist": dist, "added": 0.0})
     table = pd.DataFrame(rows)
     table["images"] = images
     return table[RESULT_COLUMNS]
@@ -80,5 +97,9 @@ def test_table_title_states_the_budget():
     title = table_title(settings, "LeNet PGD-trained 4 iterations")
     assert title == (
         "Error (%) under stronger L-inf attacks, first 24 MNIST test images; PGD 6 steps x 2 restarts, "
-        "EOT 3 draws; robust = per-image worst case incl. clean errors; reference: LeNet PGD-trained 4 iterations"
+        "EOT 3 draws; cascade: eot_pgd each only on the (image, eps) pairs every attack before it left robust, "
+        "its column the worst case up to it; robust = per-image worst case incl. clean errors; "
+        "reference: LeNet PGD-trained 4 iterations"
     )
+    uncascaded = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": False})
+    assert "cascade" not in table_title(uncascaded, "LeNet PGD-trained 4 iterations")

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..config import AutoAttackSettings, check_eps
 from ..progress import Progress, silent
-from .core import AttackOutcome, Log, fixed_examples_outcome, is_randomized
+from .core import AttackOutcome, Log, absolute_change, is_randomized, predictions
 
 NUM_CLASSES = 10
 # Images per MultiAttack call. On a robust model all four components run on nearly every
@@ -77,9 +77,33 @@ class AutoAttack:
         return torch.cat(parts)
 
     def outcome(
-        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
+        self,
+        scored: nn.Module,
+        attacked: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        eps: Sequence[float],
+        pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
-        """Examples of ``attacked`` at every eps, scored on ``scored``."""
+        """Examples of ``attacked``, scored on ``scored``, with an early exit per point: eps
+        run ascending, and a point fooled at one eps counts at every larger eps (its example
+        lies in the larger ball too) without being attacked there. ``pending`` (bool, eps x
+        images), where given, marks the only rows to attack (a cascade's rows still robust)."""
         eps = check_eps(eps)
-        examples = torch.stack([self.examples(attacked, images, labels, e) for e in eps])
-        return fixed_examples_outcome(scored, images, labels, examples, eps, self.batch_size)
+        todo = torch.ones(len(eps), len(images), dtype=torch.bool) if pending is None else pending.cpu()
+        fooled = torch.zeros(len(eps), len(images), dtype=torch.bool)
+        abs_change = torch.zeros(len(eps), len(images), dtype=torch.float64)
+        for k, e in enumerate(eps):
+            index = (todo[k] & ~fooled[k]).nonzero().squeeze(1)
+            self.log(f"autoattack eps {e:g}: {len(index)} of {len(images)} images to attack")
+            if not len(index):
+                continue
+            on_device = index.to(images.device)
+            clean, truth = images[on_device], labels[on_device]
+            examples = self.examples(attacked, clean, truth, e)
+            wrong = (predictions(scored, examples, self.batch_size) != truth).cpu()
+            change = absolute_change(examples, clean).cpu()
+            abs_change[k, index] = change
+            fooled[k:, index[wrong]] = True
+            abs_change[k + 1 :, index[wrong]] = change[wrong]
+        return AttackOutcome(eps, fooled, abs_change)

@@ -153,11 +153,17 @@ class Successes:
         self.fooled = torch.zeros(n_eps, len(images), dtype=torch.bool, device=images.device)
         self.abs_change = torch.zeros(n_eps, len(images), dtype=torch.float64, device=images.device)
 
-    def rows(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every (image, eps) row, image-major so that the eps values of one image share a chunk."""
+    def rows(self, pending: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (image, eps) row, image-major so that the eps values of one image share a chunk;
+        with ``pending`` (bool, eps x images) only the rows it marks (an attack of a cascade
+        runs on the rows the attacks before it left robust)."""
         n_eps, n = self.fooled.shape
         device = self.images.device
-        return torch.arange(n, device=device).repeat_interleave(n_eps), torch.arange(n_eps, device=device).repeat(n)
+        rows_image, rows_eps = torch.arange(n, device=device).repeat_interleave(n_eps), torch.arange(n_eps, device=device).repeat(n)
+        if pending is None:
+            return rows_image, rows_eps
+        keep = pending.to(device)[rows_eps, rows_image]
+        return rows_image[keep], rows_eps[keep]
 
     def unsettled(self, rows_image: torch.Tensor, rows_eps: torch.Tensor) -> torch.Tensor:
         return ~self.fooled[rows_eps, rows_image]

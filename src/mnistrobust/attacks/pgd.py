@@ -60,17 +60,32 @@ class PGD:
         return torch.stack(sets)
 
     def outcome(
-        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
+        self,
+        scored: nn.Module,
+        attacked: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        eps: Sequence[float],
+        pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
-        """White-box (``attacked`` is ``scored``): every restart, early exit per row. Oblivious
-        (``attacked`` is the classifier alone): full-length examples, scored on the method."""
+        """White-box (``attacked`` is ``scored``): every restart, early exit per row, on the
+        ``pending`` rows only where given. Oblivious (``attacked`` is the classifier alone):
+        full-length examples of every row, scored on the method."""
         if attacked is not scored:
             examples = self.example_sets(attacked, images, labels, eps)
             return fixed_examples_outcome(scored, images, labels, examples, eps, self.batch_size)
-        return self.white_box_outcome(scored, images, labels, eps)
+        return self.white_box_outcome(scored, images, labels, eps, pending)
 
-    def white_box_outcome(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]) -> AttackOutcome:
-        """PGD with random start and restarts at every eps, as one batch of (image, eps) rows.
+    def white_box_outcome(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        eps: Sequence[float],
+        pending: torch.Tensor | None = None,
+    ) -> AttackOutcome:
+        """PGD with random start and restarts at every eps, as one batch of (image, eps) rows
+        (those ``pending`` marks, eps x images, where given; the others are left unfooled).
 
         A row stops as soon as its image is misclassified at its eps or a smaller one (that
         example lies in the larger ball too), also between restarts. For a deterministic model
@@ -90,7 +105,7 @@ class PGD:
         eps_tensor = torch.tensor(eps, dtype=images.dtype, device=images.device)
         successes = Successes(images, len(eps))
         generator = torch.Generator().manual_seed(self.seed)
-        all_images, all_eps = successes.rows()
+        all_images, all_eps = successes.rows(pending)
 
         for restart in range(settings.restarts):
             pending = successes.unsettled(all_images, all_eps)

@@ -35,9 +35,16 @@ class Square:
         self.settings, self.seed, self.batch_size, self.log = settings, seed, batch_size, log
 
     def outcome(
-        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
+        self,
+        scored: nn.Module,
+        attacked: nn.Module,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        eps: Sequence[float],
+        pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
-        """Black-box: queries ``scored`` only (``attacked`` is not used)."""
+        """Black-box: queries ``scored`` only (``attacked`` is not used); only the ``pending``
+        (image, eps) rows (eps x images) where given."""
         model, settings = scored, self.settings
         eps = check_eps(eps)
         randomized = is_randomized(model)
@@ -46,7 +53,7 @@ class Square:
         eps_tensor = torch.tensor(eps, dtype=images.dtype, device=device)
         successes = Successes(images, len(eps))
         generator = torch.Generator().manual_seed(self.seed)
-        rows_image, rows_eps = successes.rows()
+        rows_image, rows_eps = successes.rows(pending)
         self.log(f"square: {len(rows_image)} (image, eps) rows, {settings.queries} queries")
 
         def signs(shape) -> torch.Tensor:

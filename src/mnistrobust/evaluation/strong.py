@@ -16,7 +16,7 @@ from ..attacks import PGD, STRONG_ATTACKS, Transfer
 from ..attacks.core import Log, is_randomized, predictions
 from ..config import StrongAttackSettings
 
-from ..reports.strong import RESULT_COLUMNS, ROBUST
+from ..reports.strong import CASCADED_ATTACKS, RESULT_COLUMNS, ROBUST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,35 +24,41 @@ class PlannedAttack:
     """One column of the table: an attack under a threat model (``oblivious``: the gradient
     of the classifier without its preprocessing; ``bpda``: a non-differentiable plug-in's
     gradient with the identity for its transformation; their examples are scored on the
-    whole method)."""
+    whole method). ``cascaded``: it runs only on the rows the attacks before it left robust."""
 
     label: str
     attack: str
     threat: str = "end_to_end"
     source: str | None = None  # transfer only
+    cascaded: bool = False
 
 
 def attack_plan(settings: StrongAttackSettings, threats: Sequence[str], randomized: bool, method: str) -> list[PlannedAttack]:
-    """The attacks run against a method, in the order they run; ``threats``: the threat
-    models besides end to end that apply to it (``config.extra_threats``)."""
+    """The attacks run against a method, in the order they run: every attack that runs on
+    all rows (FGSM, PGD and their other threat models, transfer), then the costly ones
+    (EOT-PGD, Square, AutoAttack); ``threats``: the threat models besides end to end that
+    apply to it (``config.extra_threats``)."""
     plan = []
     for family in ("fgsm", "pgd"):
         if family in settings.attacks:
             plan.append(PlannedAttack(family, family))
             plan.extend(PlannedAttack(f"{family}_{threat}", family, threat) for threat in threats)
-    if "eot_pgd" in settings.attacks and randomized:
-        plan.append(PlannedAttack("eot_pgd", "eot_pgd"))
-    if "square" in settings.attacks:
-        plan.append(PlannedAttack("square", "square"))
-    if "autoattack" in settings.attacks:
-        plan.append(PlannedAttack("autoattack", "autoattack"))
     if "transfer" in settings.attacks:
         plan.extend(
             PlannedAttack(f"transfer_{source}", "transfer", source=source)
             for source in settings.transfer_sources
             if source != method
         )
+    for attack in CASCADED_ATTACKS:
+        if attack in settings.attacks and (attack != "eot_pgd" or randomized):
+            plan.append(PlannedAttack(attack, attack, cascaded=settings.cascade))
     return plan
+
+
+def carried_to_larger_eps(fooled: torch.Tensor) -> torch.Tensor:
+    """An image fooled at one eps is fooled at every larger one (eps x images, eps ascending):
+    the example that did it lies inside the larger ball too."""
+    return fooled.cummax(dim=0).values
 
 
 def evaluate_networks(
@@ -71,12 +77,14 @@ def evaluate_networks(
     method to the network its attacker differentiates (e.g. ``oblivious``: the classifier
     without its preprocessing).
     ``transfer`` maps a source name to its stored examples. Clean misclassifications count
-    as failures at every eps in the worst case.
+    as failures at every eps in the worst case, and an image fooled at one eps at every
+    larger eps. ``added`` is the share of images an attack fooled that no attack before it
+    had; a cascaded attack's ``error`` is the worst case up to and including it.
     """
     eps = settings.all_eps
     pixels = images[0].numel()
     clean_wrong = (predictions(network, images, settings.batch_size) != labels).cpu()
-    rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean_wrong.double().mean().item(), "dist": 0.0}]
+    rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean_wrong.double().mean().item(), "dist": 0.0, "added": 0.0}]
     worst = clean_wrong.expand(len(eps), -1).clone()
     for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method):
         if planned.attack == "transfer":
@@ -84,13 +92,25 @@ def evaluate_networks(
         else:
             attack = STRONG_ATTACKS[planned.attack](settings, log)
         attacked = network if planned.threat == "end_to_end" else attacked_networks[planned.threat]
-        outcome = attack.outcome(network, attacked, images, labels, eps)
-        worst |= outcome.fooled
+        if planned.cascaded:
+            log(f"{method} {planned.label}: {int((~worst).sum())} of {worst.numel()} (image, eps) rows still robust")
+            outcome = attack.outcome(network, attacked, images, labels, eps, pending=~worst)
+        else:
+            outcome = attack.outcome(network, attacked, images, labels, eps)
+        fooled = carried_to_larger_eps(outcome.fooled)
+        added = (fooled & ~worst).double().mean(1).tolist()
+        worst |= fooled
+        error = worst.double().mean(1).tolist() if planned.cascaded else outcome.error()
         for k, e in enumerate(eps):
-            rows.append({"method": method, "attack": planned.label, "eps": e, "error": outcome.error()[k], "dist": outcome.dist(pixels)[k]})
-        log(f"{method} {planned.label}: " + ", ".join(f"eps {e:g}: {100 * err:.1f}%" for e, err in zip(eps, outcome.error())))
+            rows.append(
+                {"method": method, "attack": planned.label, "eps": e, "error": error[k], "dist": outcome.dist(pixels)[k], "added": added[k]}
+            )
+        log(
+            f"{method} {planned.label}{' (worst case so far)' if planned.cascaded else ''}: "
+            + ", ".join(f"eps {e:g}: {100 * err:.1f}% (+{100 * new:.1f})" for e, err, new in zip(eps, error, added))
+        )
     for k, e in enumerate(eps):
-        rows.append({"method": method, "attack": ROBUST, "eps": e, "error": worst[k].double().mean().item(), "dist": math.nan})
+        rows.append({"method": method, "attack": ROBUST, "eps": e, "error": worst[k].double().mean().item(), "dist": math.nan, "added": 0.0})
     log(f"{method} robust error: " + ", ".join(f"eps {e:g}: {100 * worst[k].double().mean():.1f}%" for k, e in enumerate(eps)))
     table = pd.DataFrame(rows)
     table["images"] = len(images)

@@ -12,32 +12,50 @@ import pandas as pd
 from ..config import StrongAttackSettings
 from .tables import markdown_table
 
-RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "images"]  # one method's tidy CSV
+# One method's tidy CSV; ``added``: the share of images the attack fooled that no attack
+# before it had (the attacks run in the table's order).
+RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "added", "images"]
 ROBUST = "robust"  # the per-example worst case over every attack that ran
-ATTACK_ORDER = [
-    "fgsm", "pgd", "eot_pgd", "square", "autoattack", "fgsm_oblivious", "pgd_oblivious", "fgsm_bpda", "pgd_bpda",
-]  # then transfer_<source>
+# The costly attacks, run last: under ``strong_attacks.cascade`` each runs only on the (image,
+# eps) rows every attack before it left robust (a row already fooled cannot add to the worst
+# case), so its column is the worst case up to it, as AutoAttack reports its components.
+CASCADED_ATTACKS = ("eot_pgd", "square", "autoattack")
+# The table's columns in the order the attacks run: transfer_<source> after these, then the cascade.
+ATTACK_ORDER = ["fgsm", "pgd", "fgsm_oblivious", "pgd_oblivious", "fgsm_bpda", "pgd_bpda"]
 
 
-def check_flags(errors: Mapping[str, float], eps: float, settings: StrongAttackSettings) -> list[str]:
-    """Failed sanity checks for one method at one eps; ``errors`` maps attack -> error (fraction)."""
+def check_flags(
+    errors: Mapping[str, float], eps: float, settings: StrongAttackSettings, added: Mapping[str, float] | None = None
+) -> list[str]:
+    """Failed sanity checks for one method at one eps; ``errors`` maps attack -> error and
+    ``added`` attack -> the share of images it fooled that no attack before it had (both
+    fractions). Under ``settings.cascade`` a cascaded attack's error is the worst case up to
+    it, so it is judged by what it added."""
     tolerance = settings.flag_tolerance_pct / 100
+    cascaded = set(CASCADED_ATTACKS) if settings.cascade else set()
+    added = added or {}
     flags = []
     # Only the white-box pair: oblivious PGD examples are tuned to the classifier alone and
     # may transfer through the preprocessing worse than FGSM's, which is no attack failure.
     if "pgd" in errors and "fgsm" in errors and errors["pgd"] < errors["fgsm"] - tolerance:
         flags.append("pgd weaker than fgsm")
-    white_box_errors = [errors[a] for a in ("pgd", "eot_pgd") if a in errors]
+    white_box_errors = [errors[a] for a in ("pgd", "eot_pgd") if a in errors and a not in cascaded]
     for attack, error in errors.items():
         if attack.startswith("transfer_") and white_box_errors and error > max(white_box_errors) + tolerance:
             flags.append(f"{attack} stronger than white-box")
-    if "eot_pgd" in errors and "pgd" in errors and errors["eot_pgd"] < errors["pgd"] - tolerance:
+    if "eot_pgd" in errors and "pgd" in errors and "eot_pgd" not in cascaded and errors["eot_pgd"] < errors["pgd"] - tolerance:
         flags.append("eot_pgd weaker than pgd")
     # Random search needs no gradient: beating the gradient attacks means they were misled.
-    if "square" in errors and white_box_errors and errors["square"] > max(white_box_errors) + tolerance:
+    if "square" in cascaded:
+        if added.get("square", 0.0) > tolerance:
+            flags.append("square (gradient-free) fooled images every gradient attack missed: masked gradients")
+    elif "square" in errors and white_box_errors and errors["square"] > max(white_box_errors) + tolerance:
         flags.append("square (gradient-free) stronger than white-box: masked gradients")
     # AutoAttack's parameter-free step sizes, targeted losses and Square find what PGD misses.
-    if "autoattack" in errors and white_box_errors and errors["autoattack"] > max(white_box_errors) + tolerance:
+    if "autoattack" in cascaded:
+        if added.get("autoattack", 0.0) > tolerance:
+            flags.append("autoattack fooled images every other attack missed")
+    elif "autoattack" in errors and white_box_errors and errors["autoattack"] > max(white_box_errors) + tolerance:
         flags.append("autoattack stronger than pgd")
     # BPDA differs from PGD only in the gradient it follows through a non-differentiable part.
     if "pgd_bpda" in errors and "pgd" in errors and errors["pgd_bpda"] > errors["pgd"] + tolerance:
@@ -54,19 +72,28 @@ def strong_table(results: Mapping[str, pd.DataFrame], settings: StrongAttackSett
         clean = tidy.loc[tidy["attack"] == "clean", "error"].iloc[0]
         for eps, group in tidy[tidy["attack"] != "clean"].groupby("eps", sort=True):
             errors = dict(zip(group["attack"], group["error"]))
+            added = dict(zip(group["attack"], group["added"]))
             row = {"method": label, "eps": eps, "clean": 100 * clean}
             row.update({attack: 100 * error for attack, error in errors.items()})
             pgd_dist = group.loc[group["attack"] == "pgd", "dist"]
             row["pgd_dist"] = pgd_dist.iloc[0] if len(pgd_dist) else math.nan
-            row["flags"] = "; ".join(check_flags(errors, eps, settings)) or "ok"
+            row["flags"] = "; ".join(check_flags(errors, eps, settings, added)) or "ok"
             row["images"] = int(tidy["images"].iloc[0])
             rows.append(row)
     table = pd.DataFrame(rows)
     attacks = sorted(
         (c for c in table.columns if c not in ("method", "eps", "clean", ROBUST, "pgd_dist", "flags", "images")),
-        key=lambda attack: (ATTACK_ORDER.index(attack) if attack in ATTACK_ORDER else len(ATTACK_ORDER), attack),
+        key=_column_order,
     )
     return table[["method", "eps", "clean", *attacks, ROBUST, "pgd_dist", "flags", "images"]]
+
+
+def _column_order(attack: str) -> tuple[int, int, str]:
+    if attack in ATTACK_ORDER:
+        return 0, ATTACK_ORDER.index(attack), attack
+    if attack in CASCADED_ATTACKS:
+        return 2, CASCADED_ATTACKS.index(attack), attack
+    return 1, 0, attack  # transfer_<source>, by name
 
 
 def _format(column: str, value) -> str:
@@ -88,7 +115,19 @@ def table_title(settings: StrongAttackSettings, reference_budget: str) -> str:
     return (
         f"Error (%) under stronger L-inf attacks, first {settings.test_images} MNIST test images; "
         f"PGD {pgd.steps} steps x {pgd.restarts} restarts, EOT {settings.eot_samples} draws; "
-        f"{autoattack_title(settings)}robust = per-image worst case incl. clean errors; reference: {reference_budget}"
+        f"{autoattack_title(settings)}{cascade_title(settings)}robust = per-image worst case incl. clean errors; "
+        f"reference: {reference_budget}"
+    )
+
+
+def cascade_title(settings: StrongAttackSettings) -> str:
+    """How the costly attacks ran ('' when each ran on every row)."""
+    names = [attack for attack in CASCADED_ATTACKS if attack in settings.attacks]
+    if not settings.cascade or not names:
+        return ""
+    return (
+        f"cascade: {', '.join(names)} each only on the (image, eps) pairs every attack before it left robust, "
+        "its column the worst case up to it; "
     )
 
 
