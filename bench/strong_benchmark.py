@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--results", default="results", help="a finished run's results/ (its data and networks)")
     parser.add_argument("--data-dir", default="", help="folder with mnist/ and usps/ (the data config), if not downloaded")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--keep-logs", default="", help="copy each side's job logs (every attack's progress, timed) here")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
 
@@ -101,6 +103,9 @@ def main() -> None:
                 (old, old_robust), (new, new_robust) = measured.values()
                 change = (100 * (new_robust - old_robust).abs()).max()
                 record(rows, f"strong {method}: this checkout / baseline", new / old, "x", f"{note}; robust error differs by at most {change:.1f} points")
+            if args.keep_logs:
+                for name, (_, work) in sides.items():
+                    shutil.copytree(work / "results/logs/strong_attacks", Path(args.keep_logs) / name.split()[0], dirs_exist_ok=True)
         finally:
             subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(baseline_code)], check=False)
     if not args.no_record:
