@@ -77,12 +77,7 @@ class AutoAttack:
         return torch.cat(parts)
 
     def outcome(
-        self,
-        scored: nn.Module,
-        attacked: nn.Module,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        eps: Sequence[float],
+        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float],
         pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
         """Examples of ``attacked``, scored on ``scored``, with an early exit per point: eps

@@ -60,12 +60,7 @@ class PGD:
         return torch.stack(sets)
 
     def outcome(
-        self,
-        scored: nn.Module,
-        attacked: nn.Module,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        eps: Sequence[float],
+        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float],
         pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
         """White-box (``attacked`` is ``scored``): every restart, early exit per row, on the

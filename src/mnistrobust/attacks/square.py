@@ -35,12 +35,7 @@ class Square:
         self.settings, self.seed, self.batch_size, self.log = settings, seed, batch_size, log
 
     def outcome(
-        self,
-        scored: nn.Module,
-        attacked: nn.Module,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        eps: Sequence[float],
+        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float],
         pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
         """Black-box: queries ``scored`` only (``attacked`` is not used); only the ``pending``
