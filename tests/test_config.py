@@ -251,9 +251,10 @@ def test_eps_and_attack_name_checks():
 def test_fast_reference_budget_states_the_recipe():
     fast = default_config()["strong_attacks"]["fast_reference"]
     assert fast_reference_budget(fast) == (
-        "LeNet with ReLU after its convolutions fast-AT 10 epochs x batch 100 (FGSM from a random start, eps 0.3, Adam cyclic lr up to 0.005; "
-        "best epoch by PGD-10 on 1000 training images), from scratch"
+        "LeNet with ReLU after its convolutions fast-AT 10 epochs x batch 100 (FGSM from a random start, eps 0.3, step 0.75 eps, "
+        "Adam cyclic lr up to 0.005; best epoch by PGD-10 on 1000 training images), from scratch"
     )
+    assert "eps 0.3, Adam" in fast_reference_budget({**fast, "step_ratio": None})  # the method's own step
     assert "N-FGSM" in fast_reference_budget({**fast, "method": "n_fgsm"})
     assert fast_reference_budget({**fast, "arch": "lenet"}).startswith("LeNet fast-AT 10 epochs")
 

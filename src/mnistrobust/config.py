@@ -261,8 +261,9 @@ def reference_budget(reference: Mapping) -> str:
 def fast_reference_budget(fast: Mapping) -> str:
     """How the fast adversarial training reference was trained, for the table's title."""
     attack = "FGSM from a random start" if fast["method"] == "fgsm_rs" else "N-FGSM"
+    step = f"step {fast['step_ratio']:g} eps, " if fast.get("step_ratio") is not None else ""
     return (
-        f"{'LeNet with ReLU after its convolutions' if fast['arch'] == 'lenet_relu' else 'LeNet'} fast-AT {fast['epochs']} epochs x batch {fast['batch_size']} ({attack}, eps {fast['eps']:g}, "
+        f"{'LeNet with ReLU after its convolutions' if fast['arch'] == 'lenet_relu' else 'LeNet'} fast-AT {fast['epochs']} epochs x batch {fast['batch_size']} ({attack}, eps {fast['eps']:g}, {step}"
         f"Adam cyclic lr up to {fast['lr_max']:g}; best epoch by PGD-{fast['guard_steps']} on "
         f"{fast['guard_images']} training images), from scratch"
     )
