@@ -103,8 +103,8 @@ class PGD:
         all_images, all_eps = successes.rows(pending)
 
         for restart in range(settings.restarts):
-            pending = successes.unsettled(all_images, all_eps)
-            rows_image, rows_eps = all_images[pending], all_eps[pending]
+            unsettled = successes.unsettled(all_images, all_eps)
+            rows_image, rows_eps = all_images[unsettled], all_eps[unsettled]
             self.log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {len(all_images)} (image, eps) rows unsettled")
             progress = Progress(f"{self.name} restart {restart + 1}/{settings.restarts}: rows", len(rows_image), self.log)
             for _, end, chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, max(1, self.batch_size // self.eot_samples)):
