@@ -101,10 +101,9 @@ def evaluate_networks(
         added = (fooled & ~worst).double().mean(1).tolist()
         worst |= fooled
         error = worst.double().mean(1).tolist() if planned.cascaded else outcome.error()
+        dist = outcome.dist(pixels)
         for k, e in enumerate(eps):
-            rows.append(
-                {"method": method, "attack": planned.label, "eps": e, "error": error[k], "dist": outcome.dist(pixels)[k], "added": added[k]}
-            )
+            rows.append({"method": method, "attack": planned.label, "eps": e, "error": error[k], "dist": dist[k], "added": added[k]})
         log(
             f"{method} {planned.label}{' (worst case so far)' if planned.cascaded else ''}: "
             + ", ".join(f"eps {e:g}: {100 * err:.1f}% (+{100 * new:.1f})" for e, err, new in zip(eps, error, added))
