@@ -251,11 +251,12 @@ def test_eps_and_attack_name_checks():
 def test_fast_reference_budget_states_the_recipe():
     fast = default_config()["strong_attacks"]["fast_reference"]
     assert fast_reference_budget(fast) == (
-        "LeNet with ReLU after its convolutions fast-AT 10 epochs x batch 100 (FGSM from a random start, eps 0.3, step 0.75 eps, "
+        "LeNet with ReLU after its convolutions fast-AT 10 epochs x batch 100 (PGD-3 from a random start, eps 0.3, step 0.75 eps, "
         "Adam cyclic lr up to 0.005; best epoch by PGD-10 on 1000 training images), from scratch"
     )
     assert "eps 0.3, Adam" in fast_reference_budget({**fast, "step_ratio": None})  # the method's own step
     assert "N-FGSM" in fast_reference_budget({**fast, "method": "n_fgsm"})
+    assert "(FGSM from a random start, eps 0.3, step 0.75 eps" in fast_reference_budget({**fast, "attack_steps": 1})
     assert fast_reference_budget({**fast, "arch": "lenet"}).startswith("LeNet fast-AT 10 epochs")
 
 
@@ -326,6 +327,10 @@ def test_validate_names_what_is_wrong(override, named):
         ({"strong_attacks": {"reference": {"init_model": "ghost"}}}, "init_model 'ghost' is not a configured model"),
         ({"methods": {STRONG_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'PGD adversarial training (reference)'"),
         ({"methods": {FAST_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'Fast adversarial training (reference)'"),
+        (
+            {"strong_attacks": {"fast_reference": {"method": "n_fgsm", "attack_steps": 3}}},
+            "strong_attacks.fast_reference: fast_at attack_steps must be 1 with n_fgsm",
+        ),
         ({"lowpass": {"calibration_model": "ghost"}}, "lowpass.calibration_model 'ghost'"),
         ({"adversarial": {"base_model": "ghost"}}, "adversarial.base_model 'ghost'"),
         # lenet's replicate 2 gets seed 7, that of a LeNet trained differently

@@ -260,7 +260,11 @@ def reference_budget(reference: Mapping) -> str:
 
 def fast_reference_budget(fast: Mapping) -> str:
     """How the fast adversarial training reference was trained, for the table's title."""
-    attack = "FGSM from a random start" if fast["method"] == "fgsm_rs" else "N-FGSM"
+    steps = fast.get("attack_steps", 1)
+    if fast["method"] == "n_fgsm":
+        attack = "N-FGSM"
+    else:
+        attack = "FGSM from a random start" if steps == 1 else f"PGD-{steps} from a random start"
     step = f"step {fast['step_ratio']:g} eps, " if fast.get("step_ratio") is not None else ""
     return (
         f"{'LeNet with ReLU after its convolutions' if fast['arch'] == 'lenet_relu' else 'LeNet'} fast-AT {fast['epochs']} epochs x batch {fast['batch_size']} ({attack}, eps {fast['eps']:g}, {step}"
@@ -678,6 +682,12 @@ def _check_strong_attacks(config: Mapping) -> None:
                 f"{sorted(config['methods'])}"
             )
     _check_configured_model(config, "strong_attacks.reference.init_model", section["reference"]["init_model"])
+    from .training.fast_at import FastATSettings  # here: the training package imports this module
+
+    try:
+        FastATSettings(**{key: value for key, value in section["fast_reference"].items() if key != "arch"})
+    except ConfigError as exc:
+        raise ConfigError(f"config: strong_attacks.fast_reference: {exc}") from None
     for reserved, label in REFERENCE_LABELS.items():
         if reserved in config["methods"]:
             raise ConfigError(f"config: method name {reserved!r} is reserved for the row {label!r}")

@@ -4,6 +4,10 @@ follows a cyclic (triangular) learning rate updated every batch. Their MNIST rec
 the default: eps 0.3, step 1.25 eps, lr up to 5e-3 at 2/5 of training and back to 0,
 batch 100, 10 epochs.
 
+``attack_steps`` > 1 takes that many signed-gradient steps of the same size from the random
+start, each projected back to the eps ball: PGD-k training on the same schedule (k = 1 is
+FGSM-RS), the few-step middle ground between fast and Madry et al.'s 40-step training.
+
 ``method="n_fgsm"`` is N-FGSM (de Jorge et al. 2022): noise from the ball of radius
 2 eps, a step of eps, and no projection back to the eps ball (only into [0, 1]).
 
@@ -49,6 +53,7 @@ class FastATSettings:
     method: str = "fgsm_rs"
     step_ratio: float | None = None
     noise_ratio: float | None = None
+    attack_steps: int = 1
     epochs: int = 10
     batch_size: int = 100
     lr_max: float = 5e-3
@@ -69,7 +74,9 @@ class FastATSettings:
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise ConfigError(f"fast_at {name} must be >= 0, got {value!r}")
-        for name in ("epochs", "batch_size", "guard_images", "guard_steps"):
+        if self.method == "n_fgsm" and self.attack_steps != 1:
+            raise ConfigError(f"fast_at attack_steps must be 1 with n_fgsm (a single step without projection), got {self.attack_steps!r}")
+        for name in ("attack_steps", "epochs", "batch_size", "guard_images", "guard_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"fast_at {name} must be an integer >= 1, got {value!r}")
@@ -82,6 +89,12 @@ class FastATSettings:
     def step(self) -> float:
         ratio = self.step_ratio if self.step_ratio is not None else DEFAULT_STEP_RATIO[self.method]
         return ratio * self.eps
+
+    @property
+    def attack_name(self) -> str:
+        if self.method == "n_fgsm":
+            return "N-FGSM"
+        return "FGSM-RS" if self.attack_steps == 1 else f"PGD-{self.attack_steps}"
 
     @property
     def noise(self) -> float:
@@ -110,13 +123,16 @@ def cyclic_learning_rate(fraction: float, lr_max: float, peak_at: float = PEAK_A
 
 
 def fast_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: FastATSettings, generator: torch.Generator) -> torch.Tensor:
-    """One signed-gradient step from a uniform random start, as ``settings.method`` takes it.
-    The gradient is taken in the model's current mode (train mode during training, as Wong et al.)."""
-    start = random_start(x, settings.noise, generator)
-    grad, _ = input_gradient(model, start, y, channels_last=True)
-    stepped = start + settings.step * grad.sign()
-    # N-FGSM's larger noise is what prevents the collapse; projecting would undo it.
-    return clip_unit(stepped) if settings.method == "n_fgsm" else project(stepped, x, settings.eps)
+    """``settings.attack_steps`` signed-gradient steps from a uniform random start, as
+    ``settings.method`` takes them. The gradient is taken in the model's current mode (train
+    mode during training, as Wong et al.)."""
+    adversarial = random_start(x, settings.noise, generator)
+    for _ in range(settings.attack_steps):
+        grad, _ = input_gradient(model, adversarial, y, channels_last=True)
+        stepped = adversarial + settings.step * grad.sign()
+        # N-FGSM's larger noise is what prevents the collapse; projecting would undo it.
+        adversarial = clip_unit(stepped) if settings.method == "n_fgsm" else project(stepped, x, settings.eps)
+    return adversarial
 
 
 def keep_or_stop(guard_accuracies: Sequence[float], collapse_fraction: float) -> tuple[int, bool]:
@@ -167,7 +183,7 @@ def fast_adversarial_training(
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr_max)
     steps_per_epoch = len(images) // settings.batch_size
     total_steps = settings.epochs * steps_per_epoch
-    progress = Progress(f"fast adversarial training ({settings.method}, eps {settings.eps}): iteration", total_steps, log)
+    progress = Progress(f"fast adversarial training ({settings.attack_name}, eps {settings.eps}): iteration", total_steps, log)
     history: list[dict[str, float]] = []
     best_state: dict[str, torch.Tensor] = {}
     kept_epoch, collapsed = 0, False
