@@ -24,10 +24,10 @@ from torch import nn
 
 from mnistrobust.attacks import PGD, AutoAttack
 from mnistrobust.attacks.core import predictions
-from mnistrobust.config import AutoAttackSettings, PGDSettings
+from mnistrobust.config import FAST_AT_METHODS, AutoAttackSettings, FastATSettings, PGDSettings
 from mnistrobust.data import load_split
 from mnistrobust.nets.models import LeNet
-from mnistrobust.training.fast_at import METHODS, FastATSettings, fast_adversarial_training
+from mnistrobust.training.fast_at import fast_adversarial_training
 
 
 def network(name: str, seed: int) -> nn.Module:
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="results/data/mnist.h5")
     parser.add_argument("--network", choices=["lenet", "lenet_relu", "wide"], default="lenet_relu")
-    parser.add_argument("--method", choices=list(METHODS), default="fgsm_rs")
+    parser.add_argument("--method", choices=list(FAST_AT_METHODS), default="fgsm_rs")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--step-ratio", type=float, default=None, help="FGSM step in units of eps (default: the method's)")
     parser.add_argument("--attack-steps", type=int, default=1, help="signed-gradient steps per training batch (1: FGSM-RS)")

@@ -167,6 +167,70 @@ class AutoAttackSettings:
                 raise ConfigError(f"strong_attacks.autoattack.{name} must be an integer >= 1, got {value!r}")
 
 
+FAST_AT_METHODS = ("fgsm_rs", "n_fgsm")
+
+# Step and noise radius per method, in units of eps, when the settings leave them unset.
+DEFAULT_STEP_RATIO = {"fgsm_rs": 1.25, "n_fgsm": 1.0}
+DEFAULT_NOISE_RATIO = {"fgsm_rs": 1.0, "n_fgsm": 2.0}
+
+@dataclasses.dataclass(frozen=True)
+class FastATSettings:
+    """What fast adversarial training does (``training.fast_at``); ``step_ratio`` and ``noise_ratio`` (step and
+    random-start radius in units of eps) default to the method's published values."""
+
+    eps: float = 0.3
+    method: str = "fgsm_rs"
+    step_ratio: float | None = None
+    noise_ratio: float | None = None
+    attack_steps: int = 1
+    epochs: int = 10
+    batch_size: int = 100
+    lr_max: float = 5e-3
+    guard_images: int = 1000
+    guard_steps: int = 10
+    # Catastrophic overfitting drops PGD accuracy to near zero within an epoch, while
+    # epoch-to-epoch noise under the cyclic learning rate is a few points: falling below
+    # half of the best separates the two.
+    collapse_fraction: float = 0.5
+    seed: int = 1
+
+    def __post_init__(self):
+        if not 0 < self.eps <= 1:
+            raise ConfigError(f"fast_at eps must lie in (0, 1] (images are in [0, 1]), got {self.eps!r}")
+        if self.method not in FAST_AT_METHODS:
+            raise ConfigError(f"fast_at method must be one of {', '.join(FAST_AT_METHODS)}, got {self.method!r}")
+        for name in ("step_ratio", "noise_ratio"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise ConfigError(f"fast_at {name} must be >= 0, got {value!r}")
+        if self.method == "n_fgsm" and self.attack_steps != 1:
+            raise ConfigError(f"fast_at attack_steps must be 1 with n_fgsm (a single step without projection), got {self.attack_steps!r}")
+        for name in ("attack_steps", "epochs", "batch_size", "guard_images", "guard_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"fast_at {name} must be an integer >= 1, got {value!r}")
+        if not self.lr_max > 0:
+            raise ConfigError(f"fast_at lr_max must be positive, got {self.lr_max!r}")
+        if not 0 <= self.collapse_fraction <= 1:
+            raise ConfigError(f"fast_at collapse_fraction must lie in [0, 1], got {self.collapse_fraction!r}")
+
+    @property
+    def step(self) -> float:
+        ratio = self.step_ratio if self.step_ratio is not None else DEFAULT_STEP_RATIO[self.method]
+        return ratio * self.eps
+
+    @property
+    def attack_name(self) -> str:
+        if self.method == "n_fgsm":
+            return "N-FGSM"
+        return "FGSM-RS" if self.attack_steps == 1 else f"PGD-{self.attack_steps}"
+
+    @property
+    def noise(self) -> float:
+        ratio = self.noise_ratio if self.noise_ratio is not None else DEFAULT_NOISE_RATIO[self.method]
+        return ratio * self.eps
+
+
 def check_attack_names(names: Sequence[str]) -> list[str]:
     unknown = [name for name in names if name not in STRONG_ATTACK_NAMES]
     if unknown or not names:
@@ -682,8 +746,6 @@ def _check_strong_attacks(config: Mapping) -> None:
                 f"{sorted(config['methods'])}"
             )
     _check_configured_model(config, "strong_attacks.reference.init_model", section["reference"]["init_model"])
-    from .training.fast_at import FastATSettings  # here: the training package imports this module
-
     try:
         FastATSettings(**{key: value for key, value in section["fast_reference"].items() if key != "arch"})
     except ConfigError as exc:
