@@ -10,7 +10,9 @@ images, for one network:
 - ``wide``: lenet_relu twice as wide (conv 40 / 100, fc 1000), a capacity check.
 
 About 10 minutes of one core per 10 epochs of the LeNet (the wide network about 4x that),
-and 10-20 minutes for AutoAttack.
+and 10-20 minutes for AutoAttack. ``--device cuda --chunk 1000`` runs it on a GPU (the
+seeds of docs/strong-attacks.md "Seeds" ran as six such processes side by side on one
+H200: docs/experiments/fast_at_seeds_gpu.sh); ``--json FILE`` writes the figures.
 """
 
 from __future__ import annotations
@@ -49,35 +51,56 @@ def main() -> None:
     parser.add_argument("--attack-steps", type=int, default=1, help="signed-gradient steps per training batch (1: FGSM-RS)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--chunk", type=int, default=100, help="images per AutoAttack call (larger on a GPU)")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
+    parser.add_argument("--test-images", type=int, default=1000, help="the first N test images are attacked")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     log = lambda line: print(line, flush=True)  # noqa: E731
+    device = torch.device(args.device)
     images, labels = load_split(args.data, "train")
-    test_images, test_labels = load_split(args.data, "test", limit=1000)
+    all_test_images, all_test_labels = load_split(args.data, "test")
+    all_test_images, all_test_labels = all_test_images.to(device), all_test_labels.to(device)
+    test_images, test_labels = all_test_images[: args.test_images], all_test_labels[: args.test_images]
+    figures: dict = {"network": args.network, "method": args.method, "step_ratio": args.step_ratio,
+                     "attack_steps": args.attack_steps, "epochs": args.epochs, "seed": args.seed, "device": str(device),
+                     "test_images": len(test_images)}
     started = time.perf_counter()
     settings = FastATSettings(method=args.method, epochs=args.epochs, seed=args.seed, step_ratio=args.step_ratio, attack_steps=args.attack_steps)
-    result = fast_adversarial_training(network(args.network, args.seed), images, labels, settings, log=log)
-    log(f"training {time.perf_counter() - started:.0f} s, kept epoch {result.kept_epoch}, collapsed {result.collapsed}")
+    result = fast_adversarial_training(network(args.network, args.seed).to(device), images, labels, settings, log=log)
+    figures.update(training_seconds=time.perf_counter() - started, kept_epoch=result.kept_epoch, collapsed=result.collapsed,
+                   guard_pgd_acc=[entry["guard_pgd_acc"] for entry in result.history])
+    log(f"training {figures['training_seconds']:.0f} s, kept epoch {result.kept_epoch}, collapsed {result.collapsed}")
     model = result.model.eval()
-    log(f"clean error {(predictions(model, test_images) != test_labels).float().mean().item():.2%}")
+    figures["clean_error"] = (predictions(model, test_images) != test_labels).float().mean().item()
+    figures["clean_error_all_test"] = (predictions(model, all_test_images) != all_test_labels).float().mean().item()
+    log(f"clean error {figures['clean_error']:.2%} (all 10,000 test images: {figures['clean_error_all_test']:.2%})")
     pgd = PGD(PGDSettings(steps=50, restarts=1, step_size=0.01, random_start=True))
     examples = pgd.examples(model, test_images, test_labels, 0.3, torch.Generator().manual_seed(0))
-    log(f"PGD-50 accuracy {(predictions(model, examples) == test_labels).float().mean().item():.2%}")
+    figures["pgd50_accuracy"] = (predictions(model, examples) == test_labels).float().mean().item()
+    log(f"PGD-50 accuracy {figures['pgd50_accuracy']:.2%}")
     autoattack = AutoAttack(AutoAttackSettings(version="standard", steps=100, square_queries=5000, eot_samples=20), batch_size=500, log=log)
     # AutoAttack's components one after another on the points still robust, as it runs them,
     # with the robust accuracy after each: which component finds what PGD missed.
     robust = predictions(model, test_images) == test_labels
+    figures["autoattack_after"] = {}
     for component in autoattack.components(model, 0.3, "standard"):
         started = time.perf_counter()
         index = robust.nonzero().squeeze(1)
-        for start in range(0, len(index), 100):
-            part = index[start : start + 100]
+        for start in range(0, len(index), args.chunk):
+            part = index[start : start + args.chunk]
             examples = component(test_images[part], test_labels[part])
             robust[part] = predictions(model, examples) == test_labels[part]
         name = type(component).__name__
+        figures["autoattack_after"][name] = [robust.float().mean().item(), time.perf_counter() - started]
         log(f"AutoAttack after {name}: robust accuracy {robust.float().mean().item():.2%} ({time.perf_counter() - started:.0f} s)")
+    figures["autoattack_accuracy"] = robust.float().mean().item()
     log(f"AutoAttack accuracy {robust.float().mean().item():.2%}")
     log(json.dumps(result.history))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=1)
 
 
 if __name__ == "__main__":
