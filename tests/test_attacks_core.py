@@ -15,6 +15,7 @@ from mnistrobust.attacks.core import (
     clip_unit,
     distortion,
     fixed_examples_outcome,
+    frozen_parameters,
     gradient_sign,
     input_gradient,
     is_randomized,
@@ -99,6 +100,24 @@ def test_input_gradient_does_not_touch_inputs_or_parameters():
     assert torch.equal(x, before)
     assert not x.requires_grad
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_frozen_parameters_skip_weight_gradients_and_restore_the_flags():
+    """A library attack's backward() then computes the input's gradient alone, the same one."""
+    model = seeded_lenet(0)
+    model.ip2.bias.requires_grad_(False)  # a parameter frozen before stays frozen after
+    x, y = random_set(3)
+    expected, _ = input_gradient(model, x, y)
+    with frozen_parameters(model) as frozen:
+        assert not any(p.requires_grad for p in frozen.parameters())
+        inputs = x.clone().requires_grad_(True)
+        F.nll_loss(frozen(inputs), y, reduction="sum").backward()
+    assert all(p.grad is None for p in model.parameters())
+    torch.testing.assert_close(inputs.grad, expected)
+    assert [p.requires_grad for p in model.parameters()] == [True] * 7 + [False]
+    with pytest.raises(RuntimeError), frozen_parameters(model):
+        raise RuntimeError("an attack that fails")
+    assert [p.requires_grad for p in model.parameters()] == [True] * 7 + [False]
 
 
 def test_eot_draws_fresh_noise_per_copy_and_is_exact_for_deterministic_models():

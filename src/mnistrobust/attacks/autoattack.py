@@ -17,7 +17,7 @@ from torch import nn
 
 from ..config import AutoAttackSettings, check_eps
 from ..progress import Progress, silent
-from .core import AttackOutcome, Log, absolute_change, is_randomized, predictions
+from .core import AttackOutcome, Log, absolute_change, frozen_parameters, is_randomized, predictions
 
 NUM_CLASSES = 10
 # Images per MultiAttack call. On a robust model all four components run on nearly every
@@ -71,9 +71,10 @@ class AutoAttack:
         progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
         parts = []
         size = min(self.batch_size, PROGRESS_CHUNK)
-        for start in range(0, len(images), size):
-            parts.append(attack(images[start : start + size], labels[start : start + size]))
-            progress.update(start + len(parts[-1]))
+        with frozen_parameters(model):
+            for start in range(0, len(images), size):
+                parts.append(attack(images[start : start + size], labels[start : start + size]))
+                progress.update(start + len(parts[-1]))
         return torch.cat(parts)
 
     def outcome(

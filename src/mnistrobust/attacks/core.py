@@ -9,8 +9,9 @@ loss is the NLL of the true label.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -64,6 +65,22 @@ def input_gradient(
         loss = F.nll_loss(log_probs, y if samples == 1 else y.repeat(samples), reduction="sum")
         (grad,) = torch.autograd.grad(loss, x)
     return grad, log_probs[: len(x)].detach()
+
+
+@contextlib.contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
+    """The model with ``requires_grad`` off on every parameter, restored afterwards. An attack
+    needs the gradient of the input only; a library attack that calls ``backward()``
+    (torchattacks' FAB) would otherwise compute every weight's gradient too, at the cost of
+    another forward pass or more per step."""
+    previous = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    for parameter, _ in previous:
+        parameter.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, flag in previous:
+            parameter.requires_grad_(flag)
 
 
 def gradient_sign(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
