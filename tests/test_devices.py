@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnistrobust.config import StrongAttackSettings
 from mnistrobust.errors import ConfigError
+from mnistrobust.evaluation.strong import evaluate_networks
 from mnistrobust.evaluation.sweeps import clean_error, noise_strengths, sweep
 from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import LeNet, LeNetGroup
 from mnistrobust.training.solver import SolverSpec, train_group
 
-from model_support import seeded_lenet
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, seeded_lenet
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible on this machine")
 
@@ -76,3 +78,20 @@ def test_grouped_training_on_cuda_tracks_cpu():
     member = LeNet()
     member.load_state_dict(cuda_group.member_state_dicts()[0])
     assert clean_error(member.cuda(), images, labels) == pytest.approx(clean_error(member.cpu(), images, labels), abs=2 / 256)
+
+
+@needs_cuda
+def test_strong_evaluation_on_cuda_tracks_cpu():
+    """FGSM, PGD, Square and AutoAttack (torchattacks on the GPU, the model's parameters
+    frozen) on CUDA against the CPU: the attacks draw their random starts on the CPU, so the
+    robust error differs by float rounding at decision boundaries, a few images at most."""
+    model = seeded_lenet(1)
+    x, y = labelled_by(model, n=24, seed=3)
+    section = {**STRONG_ATTACKS_SECTION, "eps": [0.01, 0.03], "attacks": ["fgsm", "pgd", "square", "autoattack"]}
+    settings = StrongAttackSettings.from_config({**section, "autoattack": {"steps": 10, "square_queries": 50}})
+    cpu = evaluate_networks("lenet", model, {}, x, y, settings, {}, log=lambda _: None)
+    cuda = evaluate_networks("lenet", seeded_lenet(1).cuda(), {}, x.cuda(), y.cuda(), settings, {}, log=lambda _: None)
+    assert list(cuda["attack"]) == list(cpu["attack"])
+    robust_cpu, robust_cuda = (table[table["attack"] == "robust"]["error"].to_numpy() for table in (cpu, cuda))
+    assert 0 < robust_cpu[1] < 1 and abs(robust_cpu - robust_cuda).max() <= 2 / 24
+    assert all(p.requires_grad for p in model.parameters())  # AutoAttack froze them only while it ran
