@@ -28,6 +28,7 @@ from mnistrobust.attacks import PGD, AutoAttack
 from mnistrobust.attacks.core import predictions
 from mnistrobust.config import FAST_AT_METHODS, AutoAttackSettings, FastATSettings, PGDSettings
 from mnistrobust.data import load_split
+from mnistrobust.jobs.runtime import resolve_device
 from mnistrobust.nets.models import LeNet
 from mnistrobust.training.fast_at import fast_adversarial_training
 
@@ -51,14 +52,14 @@ def main() -> None:
     parser.add_argument("--attack-steps", type=int, default=1, help="signed-gradient steps per training batch (1: FGSM-RS)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--chunk", type=int, default=100, help="images per AutoAttack call (larger on a GPU)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--test-images", type=int, default=1000, help="the first N test images are attacked")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     log = lambda line: print(line, flush=True)  # noqa: E731
-    device = torch.device(args.device)
+    device = resolve_device(args.device)  # as the pipeline's jobs: on CUDA, float32 without TF32
     images, labels = load_split(args.data, "train")
     all_test_images, all_test_labels = load_split(args.data, "test")
     all_test_images, all_test_labels = all_test_images.to(device), all_test_labels.to(device)
