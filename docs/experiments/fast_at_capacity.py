@@ -4,6 +4,7 @@ PGD-50 (one restart, step 0.01) and AutoAttack (standard) accuracy on the first 
 images, for one network:
 
     python docs/experiments/fast_at_capacity.py --data results/data/mnist.h5 --network wide
+    python docs/experiments/fast_at_capacity.py --checkpoint results/strong_attacks/reference/fast_at_reference.pt
 
 - ``lenet``: the Caffe LeNet (no nonlinearity between the input and the fully connected layer);
 - ``lenet_relu``: the same with a ReLU after each convolution (the reference's default);
@@ -28,6 +29,7 @@ from mnistrobust.attacks import PGD, AutoAttack
 from mnistrobust.attacks.core import predictions
 from mnistrobust.config import FAST_AT_METHODS, AutoAttackSettings, FastATSettings, PGDSettings
 from mnistrobust.data import load_split
+from mnistrobust.io.checkpoints import load_model
 from mnistrobust.jobs.runtime import resolve_device
 from mnistrobust.nets.models import LeNet
 from mnistrobust.training.fast_at import fast_adversarial_training
@@ -56,24 +58,31 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=100, help="images per AutoAttack call (larger on a GPU)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     parser.add_argument("--test-images", type=int, default=1000, help="the first N test images are attacked")
+    parser.add_argument("--checkpoint", default="", help="evaluate this trained model (e.g. the pipeline's) instead of training one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     log = lambda line: print(line, flush=True)  # noqa: E731
     device = resolve_device(args.device)  # as the pipeline's jobs: on CUDA, float32 without TF32
-    images, labels = load_split(args.data, "train")
     all_test_images, all_test_labels = load_split(args.data, "test")
     all_test_images, all_test_labels = all_test_images.to(device), all_test_labels.to(device)
     test_images, test_labels = all_test_images[: args.test_images], all_test_labels[: args.test_images]
     figures: dict = {"network": args.network, "method": args.method, "step_ratio": args.step_ratio,
                      "attack_steps": args.attack_steps, "epochs": args.epochs, "seed": args.seed, "device": str(device),
                      "test_images": len(test_images)}
-    started = time.perf_counter()
-    settings = FastATSettings(method=args.method, epochs=args.epochs, seed=args.seed, step_ratio=args.step_ratio, attack_steps=args.attack_steps)
-    result = fast_adversarial_training(network(args.network, args.seed).to(device), images, labels, settings, log=log)
-    figures.update(training_seconds=time.perf_counter() - started, kept_epoch=result.kept_epoch, collapsed=result.collapsed,
-                   guard_pgd_acc=[entry["guard_pgd_acc"] for entry in result.history])
-    log(f"training {figures['training_seconds']:.0f} s, kept epoch {result.kept_epoch}, collapsed {result.collapsed}")
-    model = result.model.eval()
+    if args.checkpoint:
+        model, meta = load_model(args.checkpoint)
+        model = model.to(device).eval()
+        figures = {"checkpoint": args.checkpoint, "fast_training": meta.get("fast_training"), "kept_epoch": meta.get("kept_epoch"),
+                   "device": str(device), "test_images": len(test_images)}
+    else:
+        images, labels = load_split(args.data, "train")
+        started = time.perf_counter()
+        settings = FastATSettings(method=args.method, epochs=args.epochs, seed=args.seed, step_ratio=args.step_ratio, attack_steps=args.attack_steps)
+        result = fast_adversarial_training(network(args.network, args.seed).to(device), images, labels, settings, log=log)
+        figures.update(training_seconds=time.perf_counter() - started, kept_epoch=result.kept_epoch, collapsed=result.collapsed,
+                       guard_pgd_acc=[entry["guard_pgd_acc"] for entry in result.history])
+        log(f"training {figures['training_seconds']:.0f} s, kept epoch {result.kept_epoch}, collapsed {result.collapsed}")
+        model = result.model.eval()
     figures["clean_error"] = (predictions(model, test_images) != test_labels).float().mean().item()
     figures["clean_error_all_test"] = (predictions(model, all_test_images) != all_test_labels).float().mean().item()
     log(f"clean error {figures['clean_error']:.2%} (all 10,000 test images: {figures['clean_error_all_test']:.2%})")
@@ -98,7 +107,8 @@ def main() -> None:
         log(f"AutoAttack after {name}: robust accuracy {robust.float().mean().item():.2%} ({time.perf_counter() - started:.0f} s)")
     figures["autoattack_accuracy"] = robust.float().mean().item()
     log(f"AutoAttack accuracy {robust.float().mean().item():.2%}")
-    log(json.dumps(result.history))
+    if not args.checkpoint:
+        log(json.dumps(result.history))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(figures, handle, indent=1)
