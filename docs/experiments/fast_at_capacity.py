@@ -66,15 +66,14 @@ def main() -> None:
     all_test_images, all_test_labels = load_split(args.data, "test")
     all_test_images, all_test_labels = all_test_images.to(device), all_test_labels.to(device)
     test_images, test_labels = all_test_images[: args.test_images], all_test_labels[: args.test_images]
-    figures: dict = {"network": args.network, "method": args.method, "step_ratio": args.step_ratio,
-                     "attack_steps": args.attack_steps, "epochs": args.epochs, "seed": args.seed, "device": str(device),
-                     "test_images": len(test_images)}
+    figures: dict = {"device": str(device), "test_images": len(test_images)}
     if args.checkpoint:
         model, meta = load_model(args.checkpoint)
         model = model.to(device).eval()
-        figures = {"checkpoint": args.checkpoint, "fast_training": meta.get("fast_training"), "kept_epoch": meta.get("kept_epoch"),
-                   "device": str(device), "test_images": len(test_images)}
+        figures.update(checkpoint=args.checkpoint, fast_training=meta.get("fast_training"), kept_epoch=meta.get("kept_epoch"))
     else:
+        figures.update(network=args.network, method=args.method, step_ratio=args.step_ratio,
+                       attack_steps=args.attack_steps, epochs=args.epochs, seed=args.seed)
         images, labels = load_split(args.data, "train")
         started = time.perf_counter()
         settings = FastATSettings(method=args.method, epochs=args.epochs, seed=args.seed, step_ratio=args.step_ratio, attack_steps=args.attack_steps)
@@ -102,11 +101,11 @@ def main() -> None:
             part = index[start : start + args.chunk]
             examples = component(test_images[part], test_labels[part])
             robust[part] = predictions(model, examples) == test_labels[part]
-        name = type(component).__name__
-        figures["autoattack_after"][name] = [robust.float().mean().item(), time.perf_counter() - started]
-        log(f"AutoAttack after {name}: robust accuracy {robust.float().mean().item():.2%} ({time.perf_counter() - started:.0f} s)")
+        name, accuracy, seconds = type(component).__name__, robust.float().mean().item(), time.perf_counter() - started
+        figures["autoattack_after"][name] = [accuracy, seconds]
+        log(f"AutoAttack after {name}: robust accuracy {accuracy:.2%} ({seconds:.0f} s)")
     figures["autoattack_accuracy"] = robust.float().mean().item()
-    log(f"AutoAttack accuracy {robust.float().mean().item():.2%}")
+    log(f"AutoAttack accuracy {figures['autoattack_accuracy']:.2%}")
     if not args.checkpoint:
         log(json.dumps(result.history))
     if args.json:

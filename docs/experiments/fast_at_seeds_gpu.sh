@@ -21,7 +21,7 @@ for steps in 3 1; do
     name="k${steps}_seed${seed}"
     (python3 docs/experiments/fast_at_capacity.py --data results/data/mnist.h5 --network lenet_relu \
         --step-ratio 0.75 --attack-steps "$steps" --seed "$seed" --device cuda --threads 2 --chunk 1000 \
-        --json "/tmp/$name.json" > "$OUT/$name.log" 2>&1 && cat "/tmp/$name.json" | tr -d '\n' >> "$OUT/$name.log") &
+        --json "/tmp/$name.json" > "$OUT/$name.log" 2>&1 && tr -d '\n' < "/tmp/$name.json" >> "$OUT/$name.log") &
   done
 done
 wait

@@ -173,10 +173,12 @@ FAST_AT_METHODS = ("fgsm_rs", "n_fgsm")
 DEFAULT_STEP_RATIO = {"fgsm_rs": 1.25, "n_fgsm": 1.0}
 DEFAULT_NOISE_RATIO = {"fgsm_rs": 1.0, "n_fgsm": 2.0}
 
+
 @dataclasses.dataclass(frozen=True)
 class FastATSettings:
-    """What fast adversarial training does (``training.fast_at``); ``step_ratio`` and ``noise_ratio`` (step and
-    random-start radius in units of eps) default to the method's published values."""
+    """What fast adversarial training does (``training.fast_at``); ``step_ratio`` and
+    ``noise_ratio`` (step and random-start radius in units of eps) default to the method's
+    published values."""
 
     eps: float = 0.3
     method: str = "fgsm_rs"
