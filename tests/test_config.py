@@ -182,6 +182,25 @@ def test_a_replicate_that_is_a_configured_network_is_that_checkpoint_trained_onc
     assert replicate_method_spec(config, "adv_committee", None, 3)["members"][:2] == ["lenet_seed13", "adv_stage1"]
 
 
+def test_the_dropout_placement_joins_the_spec_of_models_it_changes_only():
+    config = default_config()
+    assert config["dropout_placement"] == "caffe"
+    assert replicate_model(config, "lenet_all", 1).spec["dropout_placement"] == "caffe"
+    assert "dropout_placement" not in replicate_model(config, "lenet_inp", 1).spec  # input dropout alone
+    assert "dropout_placement" not in replicate_model(config, "lenet", 1).spec
+    legacy = merged(config, {"dropout_placement": "after_pooling"})
+    assert replicate_model(legacy, "lenet_all", 2).spec["dropout_placement"] == "after_pooling"
+
+
+def test_an_unknown_dropout_placement_is_one_line_naming_the_key_and_the_values():
+    with pytest.raises(ConfigError) as error:
+        validate(merged(default_config(), {"dropout_placement": "before"}), SCHEMA)
+    assert str(error.value).splitlines() == [
+        "the configuration has 1 problem:",
+        "  config.dropout_placement: 'before' is not allowed; allowed: 'caffe', 'after_pooling'",
+    ]
+
+
 # ------------------------------------------------------------------ settings classes
 
 
@@ -363,7 +382,8 @@ def test_a_top_level_typo_is_named_with_the_key_it_meant():
     assert message.splitlines() == [
         "the configuration has 1 problem:",
         "  config: unknown key(s) 'baseline_methd' (did you mean 'baseline_method'?); allowed: "
-        "adversarial, baseline_method, dae, data, device, evaluation, figures, human, lowpass, methods, "
+        "adversarial, baseline_method, dae, data, device, dropout_placement, evaluation, figures, human, lowpass, "
+            "methods, "
         "models, replicate_curves, replicate_seed_step, replicates, solver, strong_attacks, table2, threads, "
         "training_groups",
     ]

@@ -249,3 +249,13 @@ def test_load_method_errors_name_the_checkpoint(checkpoints):
     assert str(folder / "b.pt") in str(error.value)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_method("m", {"preprocess": "none", "members": ["a"]}, [folder / "absent.pt"], LOWPASS)
+
+
+def test_a_checkpoint_without_a_placement_loads_with_the_placement_of_its_time(tmp_path):
+    """Checkpoints written before dropout_placement existed were trained after pooling."""
+    path = tmp_path / "old.pt"
+    all_dropout = {"input": 0.2, "conv1": 0.2, "conv2": 0.2, "full": 0.5, "output": 0.5}
+    save_checkpoint(path, _model(dropout=all_dropout), {**META, "dropout": all_dropout})
+    assert load_model(path)[0].placement == "after_pooling"
+    save_checkpoint(path, _model(dropout=all_dropout), {**META, "dropout": all_dropout, "dropout_placement": "caffe"})
+    assert load_model(path)[0].placement == "caffe"

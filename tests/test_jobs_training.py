@@ -192,3 +192,28 @@ def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, bas
     assert not (tmp_path / "stage2.pt").exists()
     train_stage(data, stage1, [pool1, pool2], tmp_path / "stage2.pt", stage=2, **common)
     assert read_checkpoint(tmp_path / "stage2.pt")["meta"]["start_iteration"] == 105
+
+
+@pytest.mark.parametrize("placement", ["caffe", "after_pooling"])
+def test_a_checkpoint_records_the_dropout_placement_it_was_trained_with(mnist_h5_file, tmp_path, placement):
+    spec = {"arch": "lenet", "seed": 1, "iterations": 4, "dropout": {"conv1": 0.2, "output": 0.5}}
+    path = tmp_path / "all.pt"
+    train_checkpoint(
+        str(mnist_h5_file), str(path), "all", {**spec, "dropout_placement": placement},
+        {"batch_size": 16, "log_every": 2}, 128, 64, log=quiet,
+    )
+    model, meta = load_model(path)
+    assert meta["dropout_placement"] == placement and model.placement == placement
+
+
+def test_the_placements_train_different_weights_from_the_same_seed(mnist_h5_file, tmp_path):
+    spec = {"arch": "lenet", "seed": 1, "iterations": 3, "dropout": {"conv1": 0.2, "output": 0.5}}
+    weights = []
+    for placement in ("caffe", "after_pooling"):
+        path = tmp_path / f"{placement}.pt"
+        train_checkpoint(
+            str(mnist_h5_file), str(path), placement, {**spec, "dropout_placement": placement},
+            {"batch_size": 16, "log_every": 3}, 128, 64, log=quiet,
+        )
+        weights.append(load_model(path)[0].ip1.weight)
+    assert not torch.equal(*weights)

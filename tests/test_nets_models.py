@@ -211,3 +211,117 @@ def test_member_state_dicts_round_trip_into_lenets():
 def test_group_rejects_members_with_different_dropout():
     with pytest.raises(ConfigError, match="dropout"):
         LeNetGroup([seeded_lenet(1), seeded_lenet(2, {"input": 0.2})])
+
+
+# ------------------------------------------------------------------ dropout placement
+
+# Per placement and site: the blob the site's Dropout module must receive, computed from a
+# LeNet's layers by hand (no dropout anywhere else), and its shape for a batch of 4.
+def _blob(model: LeNet, x: torch.Tensor, placement: str, site: str) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    conv1 = model.conv1(x)
+    pool1 = F.max_pool2d(conv1, 2)
+    conv2 = model.conv2(pool1)
+    pool2 = F.max_pool2d(conv2, 2)
+    ip1 = F.relu(model.ip1(pool2.flatten(1)))
+    caffe = {"input": x, "conv1": conv1, "conv2": conv2, "full": ip1, "output": model.ip2(ip1)}
+    after_pooling = {**caffe, "conv1": pool1, "conv2": pool2, "output": ip1}
+    return (caffe if placement == "caffe" else after_pooling)[site]
+
+
+@pytest.mark.parametrize("placement", ["caffe", "after_pooling"])
+@pytest.mark.parametrize("site", DROPOUT_SITES)
+def test_each_dropout_acts_on_the_blob_its_placement_names(placement, site):
+    """A forward hook on the one Dropout module sees exactly the named blob, and in train
+    mode the caffe placement's output dropout zeroes logits (after_pooling: ip1's units)."""
+    model = LeNet({site: 0.5}, placement=placement)
+    model.reset_parameters(3)
+    x = _images(4)
+    seen = []
+    model.drop[site].register_forward_hook(lambda module, inputs, output: seen.append((inputs[0], output)))
+    model.train()
+    model.logits(x)
+    (blob_in, blob_out), = seen
+    expected = _blob(model, x, placement, site)
+    assert blob_in.shape == expected.shape
+    torch.testing.assert_close(blob_in, expected, atol=1e-6, rtol=1e-6)
+    assert (blob_out == 0).any() and not (expected == 0).all()
+    if placement == "caffe" and site == "output":
+        assert blob_out.shape == (4, 10)
+
+
+def test_caffe_placement_returns_the_dropped_logits_and_keeps_ip1_units_once():
+    """caffe: 'full' and 'output' act on different blobs, so ip1's units are dropped once
+    (kept with probability 0.5, not 0.25 as under after_pooling)."""
+    model = LeNet({"full": 0.5, "output": 0.5}, placement="caffe")
+    model.reset_parameters(0)
+    kept = []
+    model.drop["full"].register_forward_hook(
+        lambda module, inputs, output: kept.append((output != 0).sum() / (inputs[0] != 0).sum())
+    )
+    logits = []
+    model.drop["output"].register_forward_hook(lambda module, inputs, output: logits.append(output))
+    model.train()
+    torch.manual_seed(0)
+    out = model.logits(_images(64))
+    assert torch.equal(out, logits[0])
+    assert 0.45 < float(kept[0]) < 0.55
+
+
+@pytest.mark.parametrize("placement", ["caffe", "after_pooling"])
+def test_eval_mode_is_deterministic_and_placement_free(placement):
+    model = LeNet(ALL_DROPOUT, placement=placement)
+    model.reset_parameters(1)
+    other = LeNet(ALL_DROPOUT, placement="after_pooling" if placement == "caffe" else "caffe")
+    other.load_state_dict(model.state_dict())
+    x = _images(6)
+    model.eval(), other.eval()
+    assert torch.equal(model(x), model(x))
+    assert torch.equal(model(x), other(x))
+
+
+def test_the_placements_train_differently():
+    x = _images(8)
+    outputs = []
+    for placement in ("caffe", "after_pooling"):
+        model = LeNet(ALL_DROPOUT, placement=placement)
+        model.reset_parameters(1)
+        torch.manual_seed(0)
+        outputs.append(model.train()(x))
+    assert not torch.allclose(*outputs)
+
+
+def test_unknown_placement_raises():
+    with pytest.raises(ConfigError, match="unknown dropout placement 'before'"):
+        LeNet(ALL_DROPOUT, placement="before")
+
+
+@pytest.mark.parametrize("placement", ["caffe", "after_pooling"])
+def test_group_of_one_matches_lenet_bit_for_bit_in_train_mode(placement):
+    """Same masks (same generator state, same blob shapes) and the same arithmetic: the
+    grouped network drops the same units as the LeNet under either placement."""
+    member = LeNet(ALL_DROPOUT, placement=placement)
+    member.reset_parameters(3)
+    group = LeNetGroup([member])
+    assert group.placement == placement
+    x = _images(8)
+    member.train(), group.train()
+    torch.manual_seed(5)
+    alone = member(x)
+    torch.manual_seed(5)
+    grouped = group(x)[0]
+    assert torch.equal(alone, grouped)
+
+
+def test_group_rejects_members_with_different_placement():
+    members = [LeNet(ALL_DROPOUT, placement=placement) for placement in ("caffe", "after_pooling")]
+    with pytest.raises(ConfigError, match="placement"):
+        LeNetGroup(members)
+
+
+def test_build_model_passes_the_placement_to_lenets_only():
+    assert build_model("lenet", ALL_DROPOUT, "after_pooling").placement == "after_pooling"
+    assert build_model("lenet", ALL_DROPOUT).placement == "caffe"
+    with pytest.raises(ConfigError, match="placement is for LeNets"):
+        build_model("dae", {"input": 0.2}, "caffe")

@@ -44,6 +44,22 @@ REFERENCE_LABELS = {
 # Attack names a configuration may ask for (config strong_attacks.attacks).
 STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
 
+# Where Table 1's dropout acts in a LeNet (docs/design.md "Dropout placement"). caffe: each
+# site on the blob of its name, as an in-place Dropout layer does in a prototxt: data,
+# conv1 and conv2 before their pooling, ip1 after its ReLU, ip2 (the logits) before the
+# softmax loss. after_pooling: conv1 and conv2 after their pooling, and full and output
+# both on ip1's 500 units (the only reading before the choice existed).
+DROPOUT_PLACEMENTS = ("caffe", "after_pooling")
+# What a checkpoint that records no placement was trained with.
+LEGACY_DROPOUT_PLACEMENT = "after_pooling"
+# The sites whose position depends on the placement (input dropout acts on data in both).
+PLACED_DROPOUT_SITES = ("conv1", "conv2", "full", "output")
+
+
+def placement_matters(dropout: Mapping[str, float] | None) -> bool:
+    """Whether a LeNet with ``dropout`` trains differently under the two placements."""
+    return any((dropout or {}).get(site, 0.0) > 0 for site in PLACED_DROPOUT_SITES)
+
 
 def check_noise(noise: str) -> str:
     if noise not in NOISES:
@@ -584,13 +600,22 @@ class ReplicateModel:
     checkpoint: str
 
 
+def trained_model_spec(config: Mapping, model: str) -> dict:
+    """``models.<model>`` as it is trained: with the run's dropout placement where the
+    placement changes the network (so that switching it retrains those models alone)."""
+    spec = canonical(config["models"][model])
+    if placement_matters(spec["dropout"]):
+        spec["dropout_placement"] = config.get("dropout_placement", DROPOUT_PLACEMENTS[0])
+    return spec
+
+
 def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateModel:
     models = config["models"]
-    spec = canonical(models[model])
+    spec = trained_model_spec(config, model)
     if replicate > 1:
         spec["seed"] = replicate_seed(config, spec["seed"], replicate)
-        for other, other_spec in models.items():
-            if canonical(other_spec) == spec:
+        for other in models:
+            if trained_model_spec(config, other) == spec:
                 return ReplicateModel(other, spec, f"results/models/{other}.pt")
     return ReplicateModel(model, spec, f"results/{replicate_dir(replicate)}models/{model}.pt")
 
@@ -637,10 +662,11 @@ def check_replicates(config: Mapping) -> None:
     for replicate in range(2, count + 1):
         for name in models:
             spec = replicate_model(config, name, replicate).spec
-            for other, other_spec in models.items():
-                same_family = other_spec["arch"] == spec["arch"] and canonical(other_spec["dropout"]) == spec["dropout"]
-                if other_spec["seed"] == spec["seed"] and same_family and canonical(other_spec) != spec:
-                    differing = sorted(key for key in spec if canonical(other_spec.get(key)) != spec[key])
+            for other in models:
+                other_spec = trained_model_spec(config, other)
+                same_family = other_spec["arch"] == spec["arch"] and other_spec["dropout"] == spec["dropout"]
+                if other_spec["seed"] == spec["seed"] and same_family and other_spec != spec:
+                    differing = sorted(key for key in spec if other_spec.get(key) != spec[key])
                     raise ConfigError(
                         f"config: replicates: {count} gives replicate {replicate} of model {name!r} seed {spec['seed']}, "
                         f"the seed of model {other!r}, which differs in {', '.join(differing)}; make them the same "

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..config import LEGACY_DROPOUT_PLACEMENT, placement_matters
 from ..errors import CheckpointError
 from ..nets.models import build_model
 from .storage import atomic_path
@@ -46,12 +47,20 @@ def load_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]
     """Rebuild the network stored in ``path``; returns it in eval mode with its metadata."""
     payload = read_checkpoint(path)
     meta = payload["meta"]
-    model = build_model(meta["arch"], meta.get("dropout"))
+    model = build_model(meta["arch"], meta.get("dropout"), recorded_placement(meta))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match architecture {meta['arch']!r}: {exc}") from exc
     return model.eval(), meta
+
+
+def recorded_placement(meta: dict[str, Any]) -> str | None:
+    """The dropout placement a checkpoint's network was trained with: the one it records, or,
+    for a checkpoint written before the choice existed, the placement of that time."""
+    if "dropout_placement" in meta:
+        return meta["dropout_placement"]
+    return LEGACY_DROPOUT_PLACEMENT if placement_matters(meta.get("dropout")) else None
 
 
 def load_method(

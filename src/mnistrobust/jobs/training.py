@@ -38,15 +38,19 @@ def train_checkpoint(
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})
-    model = initialised_model(model_spec["arch"], model_spec["dropout"], model_spec["seed"])
+    model = initialised_model(
+        model_spec["arch"], model_spec["dropout"], model_spec["seed"], model_spec.get("dropout_placement")
+    )
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
     metrics = train(model.to(device), images, labels, spec, seed=model_spec["seed"], log=log)
     return save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
 
 
-def initialised_model(arch: str, dropout: Mapping[str, float] | None, seed: int) -> nn.Module:
+def initialised_model(
+    arch: str, dropout: Mapping[str, float] | None, seed: int, placement: str | None = None
+) -> nn.Module:
     """A new network of ``arch`` (on the CPU) with its weights initialised from ``seed``."""
-    model = build_model(arch, dropout)
+    model = build_model(arch, dropout, placement)
     model.reset_parameters(seed)
     return model
 
@@ -99,7 +103,9 @@ def train_group_checkpoints(
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
     spec = SolverSpec(**{**solver, "iterations": specs[0]["iterations"]})
-    members = [initialised_model("lenet", model_spec["dropout"], model_spec["seed"]) for model_spec in specs]
+    members = [
+        initialised_model("lenet", spec["dropout"], spec["seed"], spec.get("dropout_placement")) for spec in specs
+    ]
     grouped = torch.device(device).type == "cuda"
     how = "as one grouped network" if grouped else "one after another"
     log(f"training {len(names)} networks {how} on {device}: {names}, {len(images)} images, {spec}")
@@ -277,6 +283,8 @@ def train_stage(
     metrics["clean_test_error"] = clean_error(model, test_x, test_y)
     log(f"adv_stage{stage}: clean test error {100 * metrics['clean_test_error']:.2f}% on {len(test_x)} images")
     model_spec = {"arch": meta["arch"], "dropout": meta["dropout"], "seed": seed}
+    if "dropout_placement" in meta:
+        model_spec["dropout_placement"] = meta["dropout_placement"]
     name = stage_model_name(stage, spec.base_model)
     stage_meta = checkpoint_meta(name, model_spec, solver_spec, len(images), metrics)
     stage_meta.update({"stage": stage, "parent": previous, "start_iteration": start, "eps": spec.eps, "c": spec.c})

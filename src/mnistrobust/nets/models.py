@@ -13,12 +13,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import DROPOUT_PLACEMENTS
 from ..errors import ConfigError
 from .defenses import DenoisingAutoencoder
 
-# Where each dropout of Table 1 acts. "output" acts on the input of the last fully
-# connected layer (docs/design.md), after "full" has acted on the same units.
+# Table 1's dropout columns, named after Caffe's layers; where they act: config.DROPOUT_PLACEMENTS.
 DROPOUT_SITES = ("input", "conv1", "conv2", "full", "output")
+
+
+def check_placement(placement: str) -> str:
+    if placement not in DROPOUT_PLACEMENTS:
+        raise ConfigError(f"unknown dropout placement {placement!r}; known: {list(DROPOUT_PLACEMENTS)}")
+    return placement
 
 
 def _xavier_caffe_(weight: torch.Tensor, generator: torch.Generator) -> None:
@@ -37,9 +43,12 @@ class LeNet(nn.Module):
     at eps 0.3 overfits catastrophically (docs/strong-attacks.md).
     """
 
-    def __init__(self, dropout: Mapping[str, float] | None = None, conv_relu: bool = False):
+    def __init__(
+        self, dropout: Mapping[str, float] | None = None, conv_relu: bool = False, placement: str = "caffe"
+    ):
         super().__init__()
         self.conv_relu = conv_relu
+        self.placement = check_placement(placement)
         dropout = dict(dropout or {})
         unknown = set(dropout) - set(DROPOUT_SITES)
         if unknown:
@@ -64,15 +73,20 @@ class LeNet(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        caffe = self.placement == "caffe"
         x = self._maybe_drop("input", x)
-        x = F.max_pool2d(self._activation(self.conv1(x)), 2)
-        x = self._maybe_drop("conv1", x)
-        x = F.max_pool2d(self._activation(self.conv2(x)), 2)
-        x = self._maybe_drop("conv2", x)
-        x = F.relu(self.ip1(x.flatten(1)))
-        x = self._maybe_drop("full", x)
-        x = self._maybe_drop("output", x)
-        return self.ip2(x)
+        x = self._conv_block("conv1", self.conv1, x, caffe)
+        x = self._conv_block("conv2", self.conv2, x, caffe)
+        x = self._maybe_drop("full", F.relu(self.ip1(x.flatten(1))))
+        if caffe:
+            return self._maybe_drop("output", self.ip2(x))
+        return self.ip2(self._maybe_drop("output", x))
+
+    def _conv_block(self, site: str, conv: nn.Conv2d, x: torch.Tensor, caffe: bool) -> torch.Tensor:
+        x = self._activation(conv(x))
+        if caffe:
+            return F.max_pool2d(self._maybe_drop(site, x), 2)
+        return self._maybe_drop(site, F.max_pool2d(x, 2))
 
     def _activation(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(x) if self.conv_relu else x
@@ -94,11 +108,14 @@ class LeNetGroup(nn.Module):
         super().__init__()
         if not members:
             raise ConfigError("a LeNet group needs at least one member")
-        rates = {tuple(sorted(member.dropout_rates.items())) for member in members}
+        rates = {(tuple(sorted(member.dropout_rates.items())), member.placement) for member in members}
         if len(rates) != 1:
-            raise ConfigError("the members of a LeNet group must share their dropout rates")
+            raise ConfigError("the members of a LeNet group must share their dropout rates and placement")
+        if any(member.conv_relu for member in members):
+            raise ConfigError("a LeNet group holds Caffe's LeNet only (no ReLU after the convolutions)")
         self.size = len(members)
         self.dropout_rates = dict(members[0].dropout_rates)
+        self.placement = members[0].placement
 
         def concatenated(get) -> nn.Parameter:
             # Members side by side along dim 0 (4-D conv weights stay 4-D for channels_last).
@@ -119,16 +136,24 @@ class LeNetGroup(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, batch = self.size, x.shape[0]
+        caffe = self.placement == "caffe"
         x = self._drop("input", x)
-        x = F.conv2d(x, self.conv1_weight, self.conv1_bias, groups=k)
-        x = self._drop("conv1", F.max_pool2d(x, 2))
-        x = F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k)
-        x = self._drop("conv2", F.max_pool2d(x, 2))
+        x = self._conv_block("conv1", F.conv2d(x, self.conv1_weight, self.conv1_bias, groups=k), caffe)
+        x = self._conv_block("conv2", F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k), caffe)
         x = x.reshape(batch, k, 800).transpose(0, 1)  # member k's channels are 50k..50k+49
         x = F.relu(torch.baddbmm(self._per_member(self.ip1_bias), x, self._per_member(self.ip1_weight).transpose(1, 2)))
-        x = self._drop("output", self._drop("full", x))
+        x = self._drop("full", x)
+        if not caffe:
+            x = self._drop("output", x)
         x = torch.baddbmm(self._per_member(self.ip2_bias), x, self._per_member(self.ip2_weight).transpose(1, 2))
+        if caffe:
+            x = self._drop("output", x)
         return F.log_softmax(x, dim=2)
+
+    def _conv_block(self, site: str, x: torch.Tensor, caffe: bool) -> torch.Tensor:
+        if caffe:
+            return F.max_pool2d(self._drop(site, x), 2)
+        return self._drop(site, F.max_pool2d(x, 2))
 
     def _per_member(self, parameter: torch.Tensor) -> torch.Tensor:
         """(K*n, ...) -> (K, n, ...); a bias (K*n) -> (K, 1, n) to broadcast over the batch."""
@@ -180,15 +205,20 @@ class Stacked(nn.Module):
 
 ARCHITECTURES = {
     "lenet": LeNet,
-    "lenet_relu": lambda dropout=None: LeNet(dropout, conv_relu=True),
+    "lenet_relu": lambda dropout=None, placement="caffe": LeNet(dropout, conv_relu=True, placement=placement),
     "dae": DenoisingAutoencoder,
 }
 
 
-def build_model(arch: str, dropout: Mapping[str, float] | None = None) -> nn.Module:
+def build_model(arch: str, dropout: Mapping[str, float] | None = None, placement: str | None = None) -> nn.Module:
+    """A new network of ``arch``; ``placement`` (LeNets only) where its dropout acts, Caffe's by default."""
     if arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](dropout=dropout)
+    if placement is None:
+        return ARCHITECTURES[arch](dropout=dropout)
+    if arch == "dae":
+        raise ConfigError("the DAE has dropout on its input only; a dropout placement is for LeNets")
+    return ARCHITECTURES[arch](dropout=dropout, placement=placement)
 
 
 def module_device(model: nn.Module) -> torch.device:

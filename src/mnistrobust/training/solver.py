@@ -217,11 +217,14 @@ def training_note(loss: float, lr: float, images: int, started: float) -> str:
 
 
 def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
-    """What a checkpoint records about how it was made (``spec``: the solver dataclass)."""
+    """What a checkpoint records about how it was made (``spec``: the solver dataclass); the
+    dropout placement where the model spec names one (where it changes the network)."""
+    placement = {key: model_spec[key] for key in ("dropout_placement",) if key in model_spec}
     return {
         "name": name,
         "arch": model_spec["arch"],
         "dropout": dict(model_spec["dropout"]),
+        **placement,
         "seed": model_spec["seed"],
         "solver": dataclasses.asdict(spec),
         "train_images": train_images,
