@@ -137,6 +137,21 @@ def test_train_dae_checkpoint_records_its_reconstruction_errors(mnist_h5_file, t
         assert meta["metrics"][key] == pytest.approx(metrics[key]) and metrics[key] > 0, key
 
 
+def test_the_caffe_example_dae_is_saved_as_the_sigmoid_dae_and_loads_as_a_method_preprocess(mnist_h5_file, tmp_path):
+    from mnistrobust.nets.methods import build_preprocess
+
+    path = tmp_path / "dae.pt"
+    settings = {
+        "seed": 2, "input_dropout": 0.5, "iterations": 3, "batch_size": 20, "learning_rate": 0.01, "momentum": 0.95,
+        "log_every": 3, "recipe": "caffe_example", "weight_decay": 5e-4, "lr_step": 2, "lr_gamma": 0.1,
+    }
+    train_dae_checkpoint(str(mnist_h5_file), str(path), settings, train_images=128, test_images=50, log=quiet)
+    model, meta = load_model(path)
+    assert meta["arch"] == "dae_sigmoid" and model.hidden == "sigmoid" and model.dropout_rates == {"input": 0.5}
+    assert meta["solver"]["recipe"] == "caffe_example" and meta["solver"]["lr_step"] == 2
+    assert build_preprocess("dae", {}, (model, meta)) is model
+
+
 # ------------------------------------------------------------------ adversarial pools and stages
 
 SETTINGS = {"base_model": "lenet", "stages": 2, "iterations_per_stage": 5, "eps": 0.2, "c": 0.5, "batch_size": 7}

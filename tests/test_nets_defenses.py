@@ -89,3 +89,24 @@ def test_dae_dropout_is_off_in_evaluation_and_on_in_training():
 def test_dae_rejects_dropout_elsewhere():
     with pytest.raises(ConfigError, match="input"):
         DenoisingAutoencoder({"conv1": 0.2})
+
+
+def test_sigmoid_dae_has_caffes_sparse_gaussian_weights_and_sigmoid_units():
+    """Caffe's GaussianFiller (std 1, sparse 15): each weight non-zero with probability
+    15 / outputs; the hidden units are sigmoids (in (0, 1)) and the code is linear."""
+    dae = DenoisingAutoencoder({}, hidden="sigmoid")
+    dae.reset_parameters(0)
+    first = dae.layers[0].weight  # 1000 x 784
+    nonzero = (first != 0).float().mean().item()
+    assert nonzero == pytest.approx(15 / 1000, rel=0.05)
+    assert first[first != 0].std().item() == pytest.approx(1.0, rel=0.05)
+    hidden = []
+    dae.layers[0].register_forward_hook(lambda m, i, o: hidden.append(torch.sigmoid(o)))
+    code = []
+    dae.layers[3].register_forward_hook(lambda m, i, o: code.append(o))
+    out = dae.eval()(torch.rand(4, 1, 28, 28))
+    assert out.shape == (4, 1, 28, 28) and (out >= 0).all() and (out <= 1).all()
+    assert (code[0] < 0).any()  # linear code, not squashed
+    relu = DenoisingAutoencoder({}, hidden="relu")
+    relu.reset_parameters(0)
+    assert (relu.layers[0].weight != 0).float().mean().item() > 0.99  # Glorot: dense

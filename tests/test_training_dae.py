@@ -50,3 +50,64 @@ def test_trained_dae_reconstructs_clean_images_better_than_the_noisy_input(small
     assert metrics["test_mse_clean_input"] == pytest.approx(reconstruction_error(dae, test))
     # The DAE's reconstruction of noisy input is closer to the clean images than the noisy images are.
     assert metrics["test_mse_noisy_input"] < metrics["test_mse_noisy_unreconstructed"]
+
+
+# ------------------------------------------------------------------ Caffe's example recipe
+
+CAFFE_EXAMPLE = dict(
+    recipe="caffe_example", iterations=65_000, batch_size=100, learning_rate=0.01, momentum=0.95,
+    weight_decay=5e-4, lr_step=10_000, lr_gamma=0.1,
+)
+
+
+def test_caffe_recipe_follows_caffes_step_policy():
+    """mnist_autoencoder_solver_nesterov.prototxt: base_lr 0.01, lr_policy "step", gamma 0.1,
+    stepsize 10,000: rate = base_lr * gamma ^ floor(iter / stepsize)."""
+    spec = AutoencoderSpec(**CAFFE_EXAMPLE)
+    for iteration, rate in ((0, 0.01), (9_999, 0.01), (10_000, 0.001), (19_999, 0.001), (20_000, 1e-4), (64_999, 1e-8)):
+        assert spec.rate_at(iteration) == pytest.approx(rate, rel=1e-9), iteration
+    assert AutoencoderSpec(learning_rate=0.5).rate_at(50_000) == 0.5  # no step: constant
+
+
+def test_caffe_recipe_trains_the_sigmoid_dae_with_the_rate_of_each_iteration(small_mnist):
+    spec = AutoencoderSpec(**{**CAFFE_EXAMPLE, "iterations": 6, "lr_step": 2, "batch_size": 16, "log_every": 1})
+    assert spec.arch == "dae_sigmoid"
+    dae = DenoisingAutoencoder({"input": 0.2}, hidden="sigmoid")
+    dae.reset_parameters(0)
+    lines: list[str] = []
+    train_autoencoder(dae, small_mnist, spec, log=lines.append)
+    rates = [float(line.split(" lr ")[1].split()[0]) for line in lines if " lr " in line]
+    assert rates == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001, 0.0001], rel=1e-3)
+
+
+def test_caffe_loss_sums_the_pixels_and_averages_the_batch():
+    logits = torch.randn(5, 784, generator=torch.Generator().manual_seed(0))
+    target = torch.rand(5, 784, generator=torch.Generator().manual_seed(1))
+    caffe = AutoencoderSpec(**CAFFE_EXAMPLE).loss(logits, target)
+    pilot = AutoencoderSpec().loss(logits, target)
+    assert caffe.item() == pytest.approx(784 * pilot.item(), rel=1e-5)
+
+
+def test_weight_decay_spares_the_biases(small_mnist):
+    """Caffe's example sets decay_mult 0 on the biases: with the loss's gradient dropped, one
+    Nesterov step (rate 0.01, momentum 0.5: lr * (1 + m) * decay * w) shrinks the weights alone."""
+    spec = AutoencoderSpec(**{**CAFFE_EXAMPLE, "iterations": 1, "batch_size": 8, "weight_decay": 0.5, "momentum": 0.5})
+    dae = DenoisingAutoencoder({"input": 0.0}, hidden="sigmoid")
+    dae.reset_parameters(0)
+    with torch.no_grad():
+        for layer in dae.layers:
+            layer.bias.fill_(0.3)
+    before = {name: p.detach().clone() for name, p in dae.named_parameters()}
+    for p in dae.parameters():
+        p.register_hook(torch.zeros_like)  # no loss gradient: what moves is weight decay alone
+    train_autoencoder(dae, small_mnist, spec, log=lambda message: None)
+    for name, p in dae.named_parameters():
+        if name.endswith("bias"):
+            assert torch.equal(p, before[name]), name
+        else:
+            torch.testing.assert_close(p, before[name] * (1 - 0.01 * 1.5 * 0.5))
+
+
+def test_unknown_recipe_raises():
+    with pytest.raises(ConfigError, match="unknown DAE recipe 'keras'"):
+        AutoencoderSpec(recipe="keras")

@@ -186,7 +186,7 @@ def train_dae_checkpoint(
     spec = AutoencoderSpec(**settings)
     images, _ = load_split(data_h5, "train", limit=train_images)
     test_x, _ = load_split(data_h5, "test", limit=test_images)
-    model = initialised_model("dae", {"input": spec.input_dropout}, spec.seed)
+    model = initialised_model(spec.arch, {"input": spec.input_dropout}, spec.seed)
     log(f"training the DAE on {device}: {spec}, {len(images)} images")
     metrics = train_autoencoder(model.to(device), images, spec, log=log)
     model.cpu()
@@ -195,7 +195,7 @@ def train_dae_checkpoint(
         "DAE test MSE: clean input {test_mse_clean_input:.4f}; Gaussian sigma 0.3 input {test_mse_noisy_input:.4f} "
         "(the noisy images themselves: {test_mse_noisy_unreconstructed:.4f})".format(**metrics)
     )
-    model_spec = {"arch": "dae", "dropout": {"input": spec.input_dropout}, "seed": spec.seed}
+    model_spec = {"arch": spec.arch, "dropout": {"input": spec.input_dropout}, "seed": spec.seed}
     meta = checkpoint_meta("dae", model_spec, spec, len(images), metrics)
     save_checkpoint(checkpoint, model, meta)
     return metrics

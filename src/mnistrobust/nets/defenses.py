@@ -72,14 +72,22 @@ class LowPassFilter(nn.Module):
 DAE_LAYERS = (784, 1000, 500, 250, 30, 250, 500, 1000, 784)
 
 
+# The two DAE networks, by the architecture name their checkpoints record: "dae", ReLU
+# hidden units with Glorot-uniform weights (the earlier pilot); "dae_sigmoid", Caffe's
+# examples/mnist/mnist_autoencoder.prototxt: sigmoid hidden units, Gaussian weights of
+# std 1 made sparse (Caffe's GaussianFiller with sparse: 15).
+DAE_HIDDEN_UNITS = {"dae": "relu", "dae_sigmoid": "sigmoid"}
+CAFFE_SPARSE_FANOUT = 15
+
+
 class DenoisingAutoencoder(nn.Module):
     """784-1000-500-250-30-250-500-1000-784 autoencoder; denoising by dropout on its input.
 
-    ReLU hidden units, a linear 30-unit code and a sigmoid output so reconstructions are
-    images in [0, 1] (choices; the paper gives only the layer sizes).
+    A linear 30-unit code and a sigmoid output so reconstructions are images in [0, 1];
+    ``hidden`` units ReLU or sigmoid (the paper gives only the layer sizes).
     """
 
-    def __init__(self, dropout: Mapping[str, float] | None = None):
+    def __init__(self, dropout: Mapping[str, float] | None = None, hidden: str = "relu"):
         super().__init__()
         dropout = dict(dropout or {})
         if set(dropout) - {"input"}:
@@ -87,6 +95,9 @@ class DenoisingAutoencoder(nn.Module):
         rate = float(dropout.get("input", 0.0))
         if not 0.0 <= rate < 1.0:
             raise ConfigError(f"DAE input dropout must be in [0, 1), got {rate}")
+        if hidden not in ("relu", "sigmoid"):
+            raise ConfigError(f"DAE hidden units must be 'relu' or 'sigmoid', got {hidden!r}")
+        self.hidden = hidden
         self.dropout_rates = {"input": rate}
         self.input_dropout = nn.Dropout(rate)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(DAE_LAYERS[:-1], DAE_LAYERS[1:]))
@@ -95,18 +106,26 @@ class DenoisingAutoencoder(nn.Module):
     def reset_parameters(self, seed: int) -> None:
         generator = torch.Generator().manual_seed(seed)
         for layer in self.layers:
-            # Glorot-uniform keeps activations in range through eight layers.
-            bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
             with torch.no_grad():
-                layer.weight.uniform_(-bound, bound, generator=generator)
+                if self.hidden == "sigmoid":
+                    # Caffe's GaussianFiller with sparse s keeps each weight with probability
+                    # s / outputs, so each input feeds about s units of the next layer.
+                    weight = torch.randn(layer.weight.shape, generator=generator)
+                    keep = torch.rand(layer.weight.shape, generator=generator) < CAFFE_SPARSE_FANOUT / layer.out_features
+                    layer.weight.copy_(weight * keep)
+                else:
+                    # Glorot-uniform keeps ReLU activations in range through eight layers.
+                    bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+                    layer.weight.uniform_(-bound, bound, generator=generator)
                 layer.bias.zero_()
 
     def reconstruction_logits(self, x: torch.Tensor) -> torch.Tensor:
         h = self.input_dropout(x.flatten(1))
+        activation = torch.sigmoid if self.hidden == "sigmoid" else F.relu
         for index, layer in enumerate(self.layers):
             h = layer(h)
             if index != self.code_layer and index != len(self.layers) - 1:
-                h = F.relu(h)
+                h = activation(h)
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..config import THREAT_MODELS, check_method, lowpass_filters, preprocess_names
 from ..errors import CheckpointError, ConfigError
-from .defenses import LowPassFilter
+from .defenses import DAE_HIDDEN_UNITS, LowPassFilter
 from .models import Committee, Stacked
 from .plugins import build_plugin
 
@@ -40,7 +40,7 @@ def build_preprocess(preprocess: str, lowpass: Mapping, dae: Loaded | None = Non
         if dae is None:
             raise ConfigError("preprocess 'dae' needs the DAE checkpoint")
         model, meta = dae
-        if meta["arch"] != "dae":
+        if meta["arch"] not in DAE_HIDDEN_UNITS:
             raise CheckpointError(f"{meta.get('checkpoint', 'the DAE checkpoint')} holds a {meta['arch']!r} network, not the DAE")
         return model
     filters = lowpass_filters(lowpass)
@@ -70,7 +70,7 @@ def build_method(
         if meta.get("name") != member:
             where = meta.get("checkpoint", "a checkpoint")
             raise CheckpointError(f"{where} holds model {meta.get('name')!r}, expected member {member!r}")
-        if meta["arch"] == "dae":
+        if meta["arch"] in DAE_HIDDEN_UNITS:
             raise CheckpointError(f"{meta.get('checkpoint', 'a checkpoint')} holds the DAE, which is not a classifier")
         networks.append(model)
     classifier = networks[0] if len(networks) == 1 else Committee(networks)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from ..config import DROPOUT_PLACEMENTS
 from ..errors import ConfigError
-from .defenses import DenoisingAutoencoder
+from .defenses import DAE_HIDDEN_UNITS, DenoisingAutoencoder
 
 # Table 1's dropout columns, named after Caffe's layers; where they act: config.DROPOUT_PLACEMENTS.
 DROPOUT_SITES = ("input", "conv1", "conv2", "full", "output")
@@ -207,6 +207,7 @@ ARCHITECTURES = {
     "lenet": LeNet,
     "lenet_relu": lambda dropout=None, placement="caffe": LeNet(dropout, conv_relu=True, placement=placement),
     "dae": DenoisingAutoencoder,
+    "dae_sigmoid": lambda dropout=None: DenoisingAutoencoder(dropout, hidden="sigmoid"),
 }
 
 
@@ -216,7 +217,7 @@ def build_model(arch: str, dropout: Mapping[str, float] | None = None, placement
         raise ConfigError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
     if placement is None:
         return ARCHITECTURES[arch](dropout=dropout)
-    if arch == "dae":
+    if arch in DAE_HIDDEN_UNITS:
         raise ConfigError("the DAE has dropout on its input only; a dropout placement is for LeNets")
     return ARCHITECTURES[arch](dropout=dropout, placement=placement)
 

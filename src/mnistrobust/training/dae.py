@@ -13,9 +13,19 @@ from ..errors import ConfigError
 from ..nets.models import module_device
 from .solver import EpochSampler, training_loop
 
+# How the DAE is made (docs/design.md "DAE"): the network (its checkpoint's architecture)
+# and the loss's normalisation. caffe_example: Caffe's examples/mnist/mnist_autoencoder
+# with its Nesterov solver; SigmoidCrossEntropyLoss there sums over the pixels and divides
+# by the batch size. relu_pilot: ReLU units, the cross-entropy's mean over pixels too.
+DAE_RECIPES = {"caffe_example": "dae_sigmoid", "relu_pilot": "dae"}
+
+
 @dataclasses.dataclass(frozen=True)
 class AutoencoderSpec:
-    """Nesterov-momentum SGD on the per-pixel cross-entropy between reconstruction and clean image."""
+    """Nesterov-momentum SGD on the cross-entropy between reconstruction and clean image;
+    ``lr_step``: Caffe's "step" policy (the rate times ``lr_gamma`` every ``lr_step``
+    iterations), None for a constant rate; ``weight_decay`` on the weights, not the biases
+    (Caffe's decay_mult 0 on the example's biases)."""
 
     seed: int = 1
     input_dropout: float = 0.2
@@ -24,10 +34,30 @@ class AutoencoderSpec:
     learning_rate: float = 0.5
     momentum: float = 0.9
     log_every: int = 500
+    recipe: str = "relu_pilot"
+    weight_decay: float = 0.0
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
 
     def __post_init__(self):
         if self.iterations < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ConfigError(f"DAE iterations, batch_size and learning_rate must be positive: {self}")
+        if self.recipe not in DAE_RECIPES:
+            raise ConfigError(f"unknown DAE recipe {self.recipe!r}; known: {list(DAE_RECIPES)}")
+
+    @property
+    def arch(self) -> str:
+        return DAE_RECIPES[self.recipe]
+
+    def rate_at(self, iteration: int) -> float:
+        if self.lr_step is None:
+            return self.learning_rate
+        return self.learning_rate * self.lr_gamma ** (iteration // self.lr_step)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.recipe == "caffe_example":
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
+        return F.binary_cross_entropy_with_logits(logits, target)
 
 
 def train_autoencoder(
@@ -36,19 +66,29 @@ def train_autoencoder(
     """Train a denoising autoencoder to reconstruct clean images from input-dropout-corrupted ones."""
     torch.manual_seed(spec.seed)  # input-dropout masks
     sampler = EpochSampler(len(images), spec.batch_size, spec.seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=spec.learning_rate, momentum=spec.momentum, nesterov=True)
+    weights = [p for name, p in model.named_parameters() if not name.endswith("bias")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    optimizer = torch.optim.SGD(
+        [{"params": weights, "weight_decay": spec.weight_decay}, {"params": biases, "weight_decay": 0.0}],
+        lr=spec.learning_rate,
+        momentum=spec.momentum,
+        nesterov=True,
+    )
     model.train()
     device = module_device(model)
     images = images.to(device)
     flat = images.flatten(1)
 
-    def step(_iteration: int) -> tuple[torch.Tensor, float]:
+    def step(iteration: int) -> tuple[torch.Tensor, float]:
         index = sampler.next_indices().to(device)
-        loss = F.binary_cross_entropy_with_logits(model.reconstruction_logits(images[index]), flat[index])
+        loss = spec.loss(model.reconstruction_logits(images[index]), flat[index])
         optimizer.zero_grad()
         loss.backward()
+        lr = spec.rate_at(iteration)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         optimizer.step()
-        return loss, spec.learning_rate
+        return loss, lr
 
     return training_loop(model, step, spec.iterations, spec.log_every, spec.batch_size, log)
 
