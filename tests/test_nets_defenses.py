@@ -110,3 +110,24 @@ def test_sigmoid_dae_has_caffes_sparse_gaussian_weights_and_sigmoid_units():
     relu = DenoisingAutoencoder({}, hidden="relu")
     relu.reset_parameters(0)
     assert (relu.layers[0].weight != 0).float().mean().item() > 0.99  # Glorot: dense
+
+
+def test_linspace_sampling_includes_the_ends_and_cell_centres_do_not():
+    variance = 7.0
+    for sampling, outer in (("cell_centres", 2.0), ("linspace", 3.0)):
+        kernel = gaussian_kernel(3, variance, sampling=sampling).double()
+        # the ratio of an edge sample to the centre gives the edge's distance from the centre
+        ratio = kernel[1, 0] / kernel[1, 1]
+        assert ratio.item() == pytest.approx(math.exp(-(outer**2) / (2 * variance)), rel=1e-5), sampling
+        assert kernel.sum().item() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ConfigError, match="unknown kernel sampling 'edges'"):
+        gaussian_kernel(3, 1.0, sampling="edges")
+
+
+def test_a_low_pass_method_builds_its_kernel_with_the_configured_sampling():
+    from mnistrobust.nets.methods import build_preprocess
+
+    lowpass = {"filters": [{"size": 5, "variance": 1.3}], "noise_sigma": 0.0, "noise_seed": 0, "sampling": "linspace"}
+    built = build_preprocess("lowpass5", lowpass)
+    assert torch.equal(built.kernel[0, 0], gaussian_kernel(5, 1.3, sampling="linspace"))
+    assert not torch.equal(built.kernel[0, 0], gaussian_kernel(5, 1.3))

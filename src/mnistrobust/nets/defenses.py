@@ -18,18 +18,30 @@ from ..errors import ConfigError
 KERNEL_SUPPORT = 3.0  # the paper fills each kernel with the Gaussian sampled on (-3, 3)
 
 
-def gaussian_kernel(size: int, variance: float, support: float = KERNEL_SUPPORT) -> torch.Tensor:
-    """A ``size`` x ``size`` Gaussian kernel sampled at evenly spaced points of (-support, support), summing to 1.
+# How the kernel samples the Gaussian on (-support, support) (docs/design.md "Low-pass kernels").
+KERNEL_SAMPLINGS = ("cell_centres", "linspace")
 
-    The sample points are the pixel centres of ``size`` equal cells covering the open
-    interval, e.g. -2, 0, 2 for size 3 and support 3.
+
+def gaussian_kernel(
+    size: int, variance: float, support: float = KERNEL_SUPPORT, sampling: str = "cell_centres"
+) -> torch.Tensor:
+    """A ``size`` x ``size`` Gaussian kernel sampled at evenly spaced points of the support, summing to 1.
+
+    ``cell_centres``: the centres of ``size`` equal cells covering the open interval, e.g.
+    -2, 0, 2 for size 3 and support 3. ``linspace``: ``size`` points from -support to
+    support, ends included, e.g. -3, 0, 3.
     """
     if size < 1 or size % 2 == 0:
         raise ConfigError(f"low-pass filter size must be odd and positive, got {size}")
     if variance <= 0:
         raise ConfigError(f"low-pass filter variance must be positive, got {variance}")
-    step = 2 * support / size
-    points = -support + step * (torch.arange(size, dtype=torch.float64) + 0.5)
+    if sampling == "cell_centres":
+        step = 2 * support / size
+        points = -support + step * (torch.arange(size, dtype=torch.float64) + 0.5)
+    elif sampling == "linspace":
+        points = torch.linspace(-support, support, size, dtype=torch.float64) if size > 1 else torch.zeros(1)
+    else:
+        raise ConfigError(f"unknown kernel sampling {sampling!r}; known: {list(KERNEL_SAMPLINGS)}")
     profile = torch.exp(-(points**2) / (2 * variance))
     kernel = torch.outer(profile, profile)
     return (kernel / kernel.sum()).to(torch.float32)
@@ -43,12 +55,14 @@ class LowPassFilter(nn.Module):
     module's own seeded generator, so an evaluation repeats exactly.
     """
 
-    def __init__(self, size: int, variance: float, noise_sigma: float = 0.0, seed: int = 0):
+    def __init__(
+        self, size: int, variance: float, noise_sigma: float = 0.0, seed: int = 0, sampling: str = "cell_centres"
+    ):
         super().__init__()
         if noise_sigma < 0:
             raise ConfigError(f"low-pass noise sigma must be >= 0, got {noise_sigma}")
         self.size, self.variance, self.noise_sigma = size, variance, noise_sigma
-        self.register_buffer("kernel", gaussian_kernel(size, variance)[None, None], persistent=False)
+        self.register_buffer("kernel", gaussian_kernel(size, variance, sampling=sampling)[None, None], persistent=False)
         self.generator = torch.Generator().manual_seed(seed)
 
     @property

@@ -47,7 +47,10 @@ def build_preprocess(preprocess: str, lowpass: Mapping, dae: Loaded | None = Non
     if preprocess not in filters:
         raise ConfigError(f"unknown preprocess {preprocess!r}; known: {preprocess_names(lowpass)}")
     kernel = filters[preprocess]
-    return LowPassFilter(kernel["size"], kernel["variance"], lowpass["noise_sigma"], seed=lowpass["noise_seed"])
+    return LowPassFilter(
+        kernel["size"], kernel["variance"], lowpass["noise_sigma"], seed=lowpass["noise_seed"],
+        sampling=lowpass.get("sampling", "cell_centres"),
+    )
 
 
 def build_method(
