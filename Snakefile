@@ -38,7 +38,7 @@ rule all:
     default_target: True
     input:
         final_outputs(),
-        default_strong_outputs(),
+        default_strong_outputs,
 
 
 rule paper:

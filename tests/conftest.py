@@ -136,14 +136,18 @@ class DryRun:
         return planned_jobs(self.output)
 
 
-def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = None, force: bool = False) -> DryRun:
+def dry_run(
+    workdir: Path, mnist_dir: Path, *targets: str, config: str | None = None, force: bool = False,
+    set_resources: dict | None = None,
+) -> DryRun:
     """``snakemake -n [--force] TARGETS`` inside this process through Snakemake's API.
 
     The same config merging, schema validation, input functions and DAG as the command
     line, without its start-up (about 3.5 s, mostly imports), which dozens of dry runs
     would pay each. A few tests keep the real command line for exit codes and messages.
     The API does not read profiles/default; nothing in it (cores, rerun-incomplete,
-    printing, keep-going) changes what these dry runs plan.
+    printing, keep-going) changes what these dry runs plan. ``set_resources``: as a
+    profile's set-resources, {rule: {resource: value}}.
     """
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
@@ -157,7 +161,7 @@ def dry_run(workdir: Path, mnist_dir: Path, *targets: str, config: str | None = 
             # As `-n` sets them: the log to stdout, and no log file under .snakemake/log.
             with SnakemakeApi(OutputSettings(dryrun=True, stdout=True)) as api:
                 workflow = api.workflow(
-                    resource_settings=ResourceSettings(cores=2),
+                    resource_settings=ResourceSettings(cores=2, overwrite_resources=set_resources or {}),
                     config_settings=ConfigSettings(
                         configfiles=[Path(config or SMALL_CONFIG)], config={"data": offline_data_config(mnist_dir)}
                     ),

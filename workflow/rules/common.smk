@@ -28,6 +28,7 @@ from mnistrobust.config import (  # noqa: E402
     stage_model_name,
     validate,
 )
+from mnistrobust.devices import strong_attacks_enabled  # noqa: E402
 from mnistrobust.errors import ConfigError  # noqa: E402
 
 
@@ -409,12 +410,40 @@ def strong_outputs():
     ]
 
 
-def default_strong_outputs():
-    """The strong-attack table when enabled; else the fast adversarial training reference
-    alone (a few minutes: its checkpoint records its clean error and its guard's PGD
-    accuracy per epoch), the model the strong evaluation of a defense is measured against."""
+def default_strong_outputs(wildcards):
+    """The default target's strong part (an input function, so it runs only when the default
+    target is asked for): the strong-attack table when enabled; else the fast adversarial
+    training reference alone (a few minutes: its checkpoint records its clean error and its
+    guard's PGD accuracy per epoch), the model the strong evaluation of a defense is
+    measured against. Off by ``auto`` on the CPU, it says so in one line."""
     if "strong_attacks" not in config:
         return []
-    if config["strong_attacks"]["enabled"]:
+    if STRONG_ATTACKS_ON:
         return strong_outputs()
+    if config["strong_attacks"]["enabled"] == "auto" and workflow.is_main_process:
+        print(
+            "strong_attacks: off on the CPU (enabled: auto). Its AutoAttack alone took 15 min for one "
+            "LeNet on 1,000 test images on 2 CPU cores, hours for every method; `snakemake "
+            "strong_attacks` makes it here anyway (docs/strong-attacks.md).",
+            file=sys.stderr,
+        )
     return [REFERENCE_CHECKPOINTS[FAST_REFERENCE]]
+
+
+def jobs_get_gpus():
+    """Whether the run's resources give the strong evaluation's jobs a GPU: a cluster
+    profile's set-resources (profiles/slurm: gpu: 1) or default-resources."""
+    settings = workflow.resource_settings
+    for resources in (settings.overwrite_resources.get("strong_evaluate"), settings.default_resources):
+        try:
+            gpus = resources["gpu"]  # an int, or a snakemake Resource with .value
+        except (KeyError, TypeError):
+            continue
+        if isinstance(getattr(gpus, "value", gpus), (int, float)) and getattr(gpus, "value", gpus) > 0:
+            return True
+    return False
+
+
+STRONG_ATTACKS_ON = "strong_attacks" in config and strong_attacks_enabled(
+    config["strong_attacks"]["enabled"], config.get("device", "auto"), jobs_get_gpus()
+)
