@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, snakemake_command
+from conftest import REPO, SNAKEMAKE, small_config_with, snakemake_command
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SCRIPT = HERE / "local_cluster.sh"
@@ -238,3 +238,20 @@ def test_device_cuda_on_a_node_without_cuda_fails_in_the_job(slurm_cluster, mnis
     latest = max(jobs, key=lambda job: int(job["id"]))
     assert latest["state"] == "FAILED" and latest["tres"] == "gres:gpu:1", jobs
     assert not (workdir / "results" / "models" / "lenet.pt").exists()
+
+
+@pytest.mark.parametrize("gpu", [1, 0])
+def test_strong_attacks_auto_follows_the_profiles_gpus(mnist_dir, tmp_path, gpu):
+    """On a login node without a GPU, `strong_attacks.enabled: auto` reads the profile: its
+    strong_evaluate jobs get a GPU (as shipped), so the strong evaluation joins the default
+    target; with `gpu: 0` (a CPU-only partition) it does not, and the run says so."""
+    profile = write_profile(tmp_path / "profile")
+    settings = yaml.safe_load(profile.joinpath("config.yaml").read_text())
+    settings["set-resources"]["strong_evaluate"]["gpu"] = gpu
+    profile.joinpath("config.yaml").write_text(yaml.safe_dump(settings))
+    config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
+    command = snakemake_command(tmp_path / "work", mnist_dir, "-n", "--profile", str(profile), config=config)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert ("strong_attacks_table" in result.stdout) is bool(gpu)
+    assert ("strong_attacks: off on the CPU" in result.stdout + result.stderr) is not bool(gpu)
