@@ -17,7 +17,7 @@ from mnistrobust.reports.curves import CURVE_COLUMNS
 
 # ------------------------------------------------------------------ config sections
 
-# The config's strong_attacks section without 'enabled' and 'reference': what the jobs get.
+# The config's strong_attacks section without 'enabled' and 'fast_reference': what the jobs get.
 STRONG_ATTACKS_SECTION = {
     "test_images": 24,
     "eps": [0.1, 0.2, 0.3],

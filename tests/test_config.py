@@ -14,7 +14,6 @@ from mnistrobust.config import (
     ATTACK_THREAT,
     FAST_REFERENCE,
     NOISES,
-    STRONG_REFERENCE,
     THREAT_MODELS,
     PGDSettings,
     SquareSettings,
@@ -33,7 +32,6 @@ from mnistrobust.config import (
     noise_kind,
     parse_replicate,
     parse_stage,
-    reference_budget,
     replicate_dae_settings,
     replicate_dir,
     replicate_method_spec,
@@ -279,14 +277,6 @@ def test_fast_reference_budget_states_the_recipe():
     assert fast_reference_budget({**fast, "arch": "lenet"}).startswith("LeNet fast-AT 10 epochs")
 
 
-def test_reference_budget_states_how_the_reference_was_trained():
-    reference = {"init_model": "lenet", "iterations": 1000, "batch_size": 64, "eps": 0.3, "steps": 40, "step_size": 0.01, "seed": 1}
-    assert reference_budget(reference) == (
-        "LeNet PGD-trained 1000 iterations x batch 64 (eps 0.3, 40 steps of 0.01, random start), fine-tuned from lenet"
-    )
-    assert reference_budget({**reference, "init_model": None}).endswith("random start), from scratch")
-
-
 # ------------------------------------------------------------------ validate: schema and cross-checks
 
 
@@ -343,8 +333,6 @@ def test_validate_names_what_is_wrong(override, named):
         ({"human": {"lenet_models": ["lenet", "lenet_ghost"]}}, "human.lenet_models names ['lenet_ghost']"),
         ({"strong_attacks": {"transfer_sources": ["nosuch"]}}, "transfer_sources names 'nosuch'"),
         ({"strong_attacks": {"sanity_eps": 0.25}}, "sanity_eps 0.25 must exceed every eps"),
-        ({"strong_attacks": {"reference": {"init_model": "ghost"}}}, "init_model 'ghost' is not a configured model"),
-        ({"methods": {STRONG_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'PGD adversarial training (reference)'"),
         ({"methods": {FAST_REFERENCE: {"preprocess": "none", "members": ["lenet"]}}}, "reserved for the row 'Fast adversarial training (reference)'"),
         (
             {"strong_attacks": {"fast_reference": {"method": "n_fgsm", "attack_steps": 3}}},

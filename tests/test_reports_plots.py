@@ -195,7 +195,7 @@ def test_strong_report_plots_the_configured_eps_only(tmp_path, monkeypatch):
     monkeypatch.setattr(strong_attacks, "save_figure", lambda figure, path: saved.append(figure))
     table, markdown = str(tmp_path / "table.csv"), str(tmp_path / "table.md")
     strong_attacks.write_strong_report(
-        paths, settings, config["reference"], config["fast_reference"], table, markdown, "unused.png", log=lambda _: None
+        paths, settings, config["fast_reference"], table, markdown, "unused.png", log=lambda _: None
     )
     check_strong_figure(saved[0])
 

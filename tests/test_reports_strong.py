@@ -94,12 +94,12 @@ def test_markdown_of_the_strong_table_has_a_title_and_formatted_cells():
 
 def test_table_title_states_the_budget():
     settings = StrongAttackSettings.from_config(STRONG_ATTACKS_SECTION)
-    title = table_title(settings, "LeNet PGD-trained 4 iterations")
+    title = table_title(settings, "LeNet fast-AT 1 epochs")
     assert title == (
         "Error (%) under stronger L-inf attacks, first 24 MNIST test images; PGD 6 steps x 2 restarts, "
         "EOT 3 draws; cascade: eot_pgd each only on the (image, eps) pairs every attack before it left robust, "
         "its column the worst case up to it; robust = per-image worst case incl. clean errors; "
-        "reference: LeNet PGD-trained 4 iterations"
+        "reference: LeNet fast-AT 1 epochs"
     )
     uncascaded = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": False})
-    assert "cascade" not in table_title(uncascaded, "LeNet PGD-trained 4 iterations")
+    assert "cascade" not in table_title(uncascaded, "LeNet fast-AT 1 epochs")

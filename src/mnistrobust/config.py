@@ -32,14 +32,10 @@ NOISES = tuple(ATTACK_THREAT)
 
 STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
 
-# The method and model names of the strong-attack table's reference rows: PGD adversarial
-# training (Madry et al.) and fast adversarial training (Wong et al.).
-STRONG_REFERENCE = "pgd_reference"
+# The method and model name of the strong-attack table's reference row: fast adversarial
+# training (Wong et al.), which holds under AutoAttack (docs/strong-attacks.md "References").
 FAST_REFERENCE = "fast_at_reference"
-REFERENCE_LABELS = {
-    STRONG_REFERENCE: "PGD adversarial training (reference)",
-    FAST_REFERENCE: "Fast adversarial training (reference)",
-}
+REFERENCE_LABELS = {FAST_REFERENCE: "Fast adversarial training (reference)"}
 
 # Attack names a configuration may ask for (config strong_attacks.attacks).
 STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
@@ -329,15 +325,6 @@ class StrongAttackSettings:
     def all_eps(self) -> list[float]:
         """The reported eps values and the sanity eps, ascending."""
         return check_eps([*self.eps, self.sanity_eps])
-
-
-def reference_budget(reference: Mapping) -> str:
-    """The PGD-trained reference's training budget in words, stated beside every number it produces."""
-    start = f"fine-tuned from {reference['init_model']}" if reference.get("init_model") else "from scratch"
-    return (
-        f"LeNet PGD-trained {reference['iterations']} iterations x batch {reference.get('batch_size', 64)} "
-        f"(eps {reference['eps']:g}, {reference['steps']} steps of {reference['step_size']:g}, random start), {start}"
-    )
 
 
 def fast_reference_budget(fast: Mapping) -> str:
@@ -773,7 +760,6 @@ def _check_strong_attacks(config: Mapping) -> None:
                 f"config: strong_attacks.transfer_sources names {source!r}, not a configured method "
                 f"{sorted(config['methods'])}"
             )
-    _check_configured_model(config, "strong_attacks.reference.init_model", section["reference"]["init_model"])
     try:
         FastATSettings(**{key: value for key, value in section["fast_reference"].items() if key != "arch"})
     except ConfigError as exc:

@@ -12,7 +12,6 @@ from mnistrobust.config import (  # noqa: E402
     FAST_REFERENCE,
     REFERENCE_LABELS,
     REPLICATE_PATTERN,
-    STRONG_REFERENCE,
     canonical,
     check_noise,
     dae_checkpoint,
@@ -335,11 +334,11 @@ def strong_config():
 def strong_settings():
     """The attack settings every strong-attack job shares (not 'enabled' nor the reference's
     training, so switching the target on or retraining the reference reruns nothing else)."""
-    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "reference", "fast_reference")})
+    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "fast_reference")})
 
 
 def strong_methods():
-    """Every distinct Table 2 method, labelled by its first Table 2 row, then the two references."""
+    """Every distinct Table 2 method, labelled by its first Table 2 row, then the reference."""
     labels = {}
     for row in config["table2"]["rows"]:
         labels.setdefault(row["method"], row["label"])
@@ -390,15 +389,6 @@ def strong_source_inputs(wildcards):
 @readable
 def strong_source_spec(wildcards):
     return method_spec(wildcards.source)
-
-
-@readable
-def strong_reference_inputs(wildcards):
-    inputs = {"data": "results/data/mnist.h5"}
-    init_model = strong_config()["reference"]["init_model"]
-    if init_model is not None:
-        inputs["init"] = member_checkpoint(init_model)
-    return inputs
 
 
 def strong_outputs():

@@ -1,5 +1,5 @@
 # Beyond the paper: stronger attacks (PGD, EOT-PGD, Square, transfer, AutoAttack) on every
-# Table 2 method and two adversarially trained references (PGD, fast adversarial training). Target: snakemake strong_attacks --cores N
+# Table 2 method and an adversarially trained reference (fast adversarial training). Target: snakemake strong_attacks --cores N
 
 
 rule strong_attacks:
@@ -31,30 +31,6 @@ rule strong_transfer_examples:
         settings=strong_settings(),
     script:
         "../scripts/strong_transfer_examples.py"
-
-
-rule strong_reference_model:
-    """The reference row: LeNet with PGD adversarial training (Madry et al.), budget in the table title."""
-    input:
-        unpack(strong_reference_inputs),
-    output:
-        checkpoint=REFERENCE_CHECKPOINTS[STRONG_REFERENCE],
-    log:
-        "results/logs/strong_attacks/reference.log",
-    benchmark:
-        "results/benchmarks/strong_attacks/reference.tsv"
-    conda:
-        "../envs/mnistrobust.yaml"
-    threads: config["threads"]["train"]
-    resources:
-        mem_mb=2000,
-    params:
-        reference=canonical(strong_config()["reference"]),
-        solver=canonical(config["solver"]),
-        train_images=config["data"]["train_images"],
-        test_images=config["data"]["test_images"],
-    script:
-        "../scripts/strong_reference_model.py"
 
 
 rule strong_fast_reference_model:
@@ -138,7 +114,6 @@ rule strong_attacks_table:
     params:
         labels=list(strong_methods().values()),
         settings=strong_settings(),
-        reference=canonical(strong_config()["reference"]),
         fast_reference=canonical(strong_config()["fast_reference"]),
     script:
         "../scripts/strong_attacks_table.py"

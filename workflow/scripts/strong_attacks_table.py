@@ -7,7 +7,6 @@ with job_for(snakemake) as log:
     write_strong_report(
         dict(zip(snakemake.params.labels, snakemake.input.results)),
         snakemake.params.settings,
-        snakemake.params.reference,
         snakemake.params.fast_reference,
         csv_path=snakemake.output.csv,
         markdown_path=snakemake.output.markdown,

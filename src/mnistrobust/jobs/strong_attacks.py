@@ -1,5 +1,5 @@
-"""Jobs of workflow/rules/strong_attacks.smk: transfer examples, the PGD-trained reference,
-one method under every attack, and the table and figure that join the methods."""
+"""Jobs of workflow/rules/strong_attacks.smk: transfer examples, the fast adversarial
+training reference, one method under every attack, and the table and figure that join the methods."""
 
 from __future__ import annotations
 
@@ -8,27 +8,18 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import torch
 
-from ..config import (
-    FAST_REFERENCE,
-    STRONG_REFERENCE,
-    StrongAttackSettings,
-    extra_threats,
-    fast_reference_budget,
-    reference_budget,
-)
+from ..config import FAST_REFERENCE, StrongAttackSettings, extra_threats, fast_reference_budget
 from ..data import load_split
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
 from ..attacks.core import is_randomized
-from ..io.checkpoints import load_method, load_model
+from ..io.checkpoints import load_method
 from ..io.hdf5 import load_transfer_examples, save_transfer_examples
 from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
 from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
 from ..training.fast_at import FastATSettings, fast_adversarial_training
-from ..training.robust import pgd_perturbation
-from ..training.solver import SolverSpec, train
 from .training import initialised_model, save_trained
 
 
@@ -70,53 +61,6 @@ def _method_and_test_images(
     network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
     images, labels = load_split(data_h5, "test", limit=settings.test_images)
     return settings, network, images, labels
-
-
-def train_pgd_reference(
-    data_h5: str,
-    checkpoint: str,
-    reference: Mapping,
-    solver: Mapping,
-    train_images: int,
-    test_images: int,
-    init_checkpoint: str | None = None,
-    device: torch.device | str = "cpu",
-    log: Log = print,
-) -> dict[str, float]:
-    """Train the reference LeNet with PGD adversarial training and save it as ``pgd_reference``.
-
-    Starting from a trained model (``init_checkpoint``) continues its learning-rate schedule,
-    as the adversarial stages do; from scratch the network is Xavier-initialised with ``seed``.
-    """
-    batch_size = reference.get("batch_size", solver["batch_size"])
-    spec = SolverSpec(**{**solver, "iterations": reference["iterations"], "batch_size": batch_size})
-    start_iteration = 0
-    if init_checkpoint is not None:
-        model, meta = load_model(init_checkpoint)
-        if meta.get("name") != reference["init_model"] or meta["arch"] != "lenet":
-            raise CheckpointError(
-                f"{init_checkpoint} holds {meta.get('name')!r} ({meta['arch']}), "
-                f"expected LeNet {reference['init_model']!r}"
-            )
-        if any(rate > 0 for rate in model.dropout_rates.values()):
-            raise CheckpointError(f"{init_checkpoint}: the reference starts from a LeNet without dropout")
-        start_iteration = int(meta["solver"]["iterations"])
-    else:
-        model = initialised_model("lenet", None, reference["seed"])
-    images, labels = load_split(data_h5, "train", limit=train_images)
-    test_x, test_y = load_split(data_h5, "test", limit=test_images)
-    model = model.to(device)
-    log(f"PGD adversarial training: {reference_budget(reference)}; {len(images)} training images, {spec}")
-    metrics = train(
-        model, images.to(device), labels.to(device), spec, seed=reference["seed"], log=log,
-        start_iteration=start_iteration, perturb_batch=pgd_perturbation(reference, reference["seed"]),
-    )
-    model_spec = {"arch": "lenet", "dropout": {}, "seed": reference["seed"]}
-    pgd_training = {**dict(reference), "budget": reference_budget(reference)}
-    return save_trained(
-        checkpoint, STRONG_REFERENCE, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log,
-        pgd_training=pgd_training,
-    )
 
 
 def train_fast_reference(
@@ -161,7 +105,7 @@ def evaluate_method(
     device: torch.device | str = "cpu",
     log: Log = print,
 ) -> pd.DataFrame:
-    """Evaluate one configured method (or the PGD-trained reference) and write its tidy CSV."""
+    """Evaluate one configured method (or the reference) and write its tidy CSV."""
     settings, network, images, labels = _method_and_test_images(
         data_h5, method, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
     )
@@ -196,7 +140,6 @@ def read_results(path: str) -> pd.DataFrame:
 def write_strong_report(
     result_paths: Mapping[str, str],
     settings: Mapping,
-    reference: Mapping,
     fast_reference: Mapping,
     csv_path: str,
     markdown_path: str,
@@ -206,7 +149,7 @@ def write_strong_report(
     """The extended table (CSV + markdown) and the error-vs-eps figure, from per-method
     results (label -> CSV); every failed sanity check is logged."""
     checked = StrongAttackSettings.from_config(settings)
-    title = table_title(checked, f"{reference_budget(reference)}; {fast_reference_budget(fast_reference)}")
+    title = table_title(checked, fast_reference_budget(fast_reference))
     results = {label: read_results(path) for label, path in result_paths.items()}
     table = strong_table(results, checked)
     counts = set(table["images"])

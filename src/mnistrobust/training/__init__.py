@@ -1,2 +1,2 @@
 """Training: Caffe SGD and groups (solver.py), the DAE (dae.py), adversarial stages
-(adversarial.py) and PGD adversarial training (robust.py)."""
+(adversarial.py) and fast adversarial training (fast_at.py)."""
