@@ -216,7 +216,7 @@ def make_pool(
     spec.check_stage(stage)
     model, _, source = _previous_stage_model(checkpoint, stage, spec, "needs")
     images, labels = load_split(data_h5, "train", limit=train_images)
-    examples = generate_pool(model.to(device), images, labels, spec.eps, spec.c, spec.batch_size)
+    examples = generate_pool(model.to(device), images, labels, spec.eps, spec.c, spec.batch_size, spec.gradient_batch)
     change = distortion(total_absolute_change(examples, images), len(images), images[0].numel())
     error = clean_error(model, examples, labels)
     log(

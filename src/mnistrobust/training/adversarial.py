@@ -22,12 +22,20 @@ from ..nets.models import module_device
 
 @torch.no_grad()
 def generate_pool(
-    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, c: float, batch_size: int = 1000
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    c: float,
+    batch_size: int = 1000,
+    gradient_batch: int = 1,
 ) -> torch.Tensor:
-    """Eq. 3 examples of every image, from ``model``'s own gradients (on the model's device)."""
+    """Eq. 3 examples of every image, from ``model``'s own gradients (on the model's device);
+    ``gradient_batch``: the second term's gradient is the loss's averaged over a batch of
+    that many images (see :class:`AdversarialSpec`), i.e. the per-image gradient / it."""
     model.eval().to(memory_format=torch.channels_last)
     device = module_device(model)
-    attack = Eq3(eps, c)
+    attack = Eq3(eps, c / gradient_batch)
     return torch.cat(
         [
             attack.examples(model, images[i : i + batch_size].to(device), labels[i : i + batch_size].to(device)).cpu()
@@ -44,9 +52,16 @@ class AdversarialSpec:
     eps: float
     c: float
     batch_size: int = 1000  # pool generation only
+    # Eq. 3's gradient as the loss's gradient averaged over a batch of this many images: 1,
+    # the equation as written (per image); Caffe's SoftmaxWithLoss averages over its batch,
+    # so a pycaffe data gradient is the per-image one / batch (64: lenet_train_test's).
+    gradient_batch: int = 1
 
     def pool_attrs(self, stage: int) -> dict[str, Any]:
-        return {"stage": stage, "eps": float(self.eps), "c": float(self.c), "source_model": stage_model_name(stage - 1, self.base_model)}
+        return {
+            "stage": stage, "eps": float(self.eps), "c": float(self.c), "gradient_batch": int(self.gradient_batch),
+            "source_model": stage_model_name(stage - 1, self.base_model),
+        }
 
     def check_stage(self, stage: int) -> None:
         if not 1 <= stage <= self.stages:
