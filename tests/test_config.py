@@ -190,6 +190,13 @@ def test_the_dropout_placement_joins_the_spec_of_models_it_changes_only():
     assert replicate_model(legacy, "lenet_all", 2).spec["dropout_placement"] == "after_pooling"
 
 
+def test_a_shared_sample_seed_moves_with_the_replicate_like_the_seed():
+    config = merged(default_config(), {"models": {"lenet_seed2": {"sample_seed": 1}}, "replicate_seed_step": 20})
+    validate(config, SCHEMA)
+    assert replicate_model(config, "lenet_seed2", 1).spec["sample_seed"] == 1
+    assert replicate_model(config, "lenet_seed2", 3).spec == {**replicate_model(config, "lenet_seed2", 1).spec, "seed": 42, "sample_seed": 41}
+
+
 def test_an_unknown_dropout_placement_is_one_line_naming_the_key_and_the_values():
     with pytest.raises(ConfigError) as error:
         validate(merged(default_config(), {"dropout_placement": "before"}), SCHEMA)

@@ -275,3 +275,34 @@ def test_group_needs_one_seed_per_member():
     images, labels = random_set(64)
     with pytest.raises(ConfigError, match="2 seeds"):
         train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)
+
+
+def test_networks_with_one_sample_seed_draw_the_same_batches():
+    """sample_seed: the batch order of Caffe's fixed database order, shared by networks that
+    differ only in their initialisation; without it each draws its own from its seed."""
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 10
+    spec = SolverSpec(iterations=3, batch_size=8, log_every=3)
+    seen = {}
+    for name, seed, sample_seed in (("a", 2, 1), ("b", 3, 1), ("c", 3, None)):
+        drawn = []
+
+        def record(model, batch, batch_labels, drawn=drawn):
+            drawn.append(batch_labels.clone())
+            return batch
+
+        train(seeded_lenet(seed), images, labels, spec, seed=seed, log=lambda _: None, sample_seed=sample_seed, perturb_batch=record)
+        seen[name] = torch.stack(drawn)
+    assert torch.equal(seen["a"], seen["b"])
+    assert not torch.equal(seen["b"], seen["c"])
+
+
+def test_a_group_draws_each_members_batches_from_its_sample_seed():
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)).double()
+    labels = torch.arange(40) % 10
+    spec = SolverSpec(iterations=4, batch_size=8, log_every=4)
+    alone = seeded_lenet(3).double()
+    train(alone, images, labels, spec, seed=3, log=lambda _: None, sample_seed=1)
+    group = LeNetGroup([seeded_lenet(seed).double() for seed in (2, 3)])
+    train_group(group, images, labels, spec, [2, 3], log=lambda _: None, sample_seeds=[1, 1])
+    torch.testing.assert_close(group.member_state_dicts()[1]["ip1.weight"], alone.ip1.weight, atol=1e-10, rtol=0)

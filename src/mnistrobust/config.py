@@ -601,6 +601,8 @@ def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateMod
     spec = trained_model_spec(config, model)
     if replicate > 1:
         spec["seed"] = replicate_seed(config, spec["seed"], replicate)
+        if "sample_seed" in spec:
+            spec["sample_seed"] = replicate_seed(config, spec["sample_seed"], replicate)
         for other in models:
             if trained_model_spec(config, other) == spec:
                 return ReplicateModel(other, spec, f"results/models/{other}.pt")

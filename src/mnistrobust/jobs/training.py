@@ -42,7 +42,10 @@ def train_checkpoint(
         model_spec["arch"], model_spec["dropout"], model_spec["seed"], model_spec.get("dropout_placement")
     )
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
-    metrics = train(model.to(device), images, labels, spec, seed=model_spec["seed"], log=log)
+    metrics = train(
+        model.to(device), images, labels, spec, seed=model_spec["seed"], log=log,
+        sample_seed=model_spec.get("sample_seed"),
+    )
     return save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
 
 
@@ -112,7 +115,10 @@ def train_group_checkpoints(
     group_meta = {"trained_in_group_of": len(names), "trained_as_grouped_network": grouped}
     if grouped:
         group = LeNetGroup(members).to(device)
-        group_metrics = train_group(group, images, labels, spec, [s["seed"] for s in specs], log=log)
+        group_metrics = train_group(
+            group, images, labels, spec, [s["seed"] for s in specs], log=log,
+            sample_seeds=[s.get("sample_seed", s["seed"]) for s in specs],
+        )
         for member, state in zip(members, group.member_state_dicts()):
             member.load_state_dict(state)
         return {
@@ -134,7 +140,9 @@ def train_group_checkpoints(
             results[name] = earlier
             continue
         log(f"training {name}")
-        metrics = train(member, images, labels, spec, seed=model_spec["seed"], log=log)
+        metrics = train(
+            member, images, labels, spec, seed=model_spec["seed"], log=log, sample_seed=model_spec.get("sample_seed")
+        )
         results[name] = save_trained(
             str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta
         )

@@ -91,6 +91,7 @@ def train(
     seed: int,
     log: Callable[[str], None] = print,
     start_iteration: int = 0,
+    sample_seed: int | None = None,
     perturb_batch: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
@@ -101,12 +102,14 @@ def train(
     stopped). ``perturb_batch`` (model, images, labels) -> images replaces each batch
     before the step, e.g. by PGD examples for adversarial training; it is called with
     the model in train mode, and any parameter gradients it leaves are cleared before
-    the step's backward pass.
+    the step's backward pass. ``sample_seed`` draws the batch order (default ``seed``):
+    networks that differ only in ``seed`` then see the same batches, as Caffe's networks
+    reading one database in its fixed order do.
     """
     torch.manual_seed(seed)  # dropout masks draw from the global generator
     device = module_device(model)
     images, labels = images.to(device), labels.to(device)
-    sampler = EpochSampler(len(images), spec.batch_size, seed)
+    sampler = EpochSampler(len(images), spec.batch_size, seed if sample_seed is None else sample_seed)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = sampler.next_indices().to(device)
@@ -125,16 +128,18 @@ def train_group(
     spec: SolverSpec,
     seeds: list[int],
     log: Callable[[str], None] = print,
+    sample_seeds: list[int] | None = None,
 ) -> dict[str, float]:
-    """Train the K members of ``group`` at once, member k drawing its batches from ``seeds[k]``
-    exactly as :func:`train` would; the loss is the sum of the members' mean losses, so
-    each member gets the gradient it would get alone."""
-    if len(seeds) != group.size:
+    """Train the K members of ``group`` at once, member k drawing its batches from
+    ``sample_seeds[k]`` (default ``seeds[k]``) exactly as :func:`train` would; the loss is the
+    sum of the members' mean losses, so each member gets the gradient it would get alone."""
+    sample_seeds = seeds if sample_seeds is None else sample_seeds
+    if len(seeds) != group.size or len(sample_seeds) != group.size:
         raise ConfigError(f"a group of {group.size} networks needs {group.size} seeds, got {len(seeds)}")
     torch.manual_seed(seeds[0])  # dropout masks draw from the global generator
     device = module_device(group)
     images, labels = images.to(device), labels.to(device)
-    samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in seeds]
+    samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in sample_seeds]
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.stack([sampler.next_indices() for sampler in samplers], dim=1).to(device)  # B, K
@@ -218,13 +223,13 @@ def training_note(loss: float, lr: float, images: int, started: float) -> str:
 
 def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
     """What a checkpoint records about how it was made (``spec``: the solver dataclass); the
-    dropout placement where the model spec names one (where it changes the network)."""
-    placement = {key: model_spec[key] for key in ("dropout_placement",) if key in model_spec}
+    dropout placement and the batch order's seed where the model spec names them."""
+    optional = {key: model_spec[key] for key in ("dropout_placement", "sample_seed") if key in model_spec}
     return {
         "name": name,
         "arch": model_spec["arch"],
         "dropout": dict(model_spec["dropout"]),
-        **placement,
+        **optional,
         "seed": model_spec["seed"],
         "solver": dataclasses.asdict(spec),
         "train_images": train_images,
