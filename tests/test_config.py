@@ -197,13 +197,20 @@ def test_a_shared_sample_seed_moves_with_the_replicate_like_the_seed():
     assert replicate_model(config, "lenet_seed2", 3).spec == {**replicate_model(config, "lenet_seed2", 1).spec, "seed": 42, "sample_seed": 41}
 
 
-def test_an_unknown_dropout_placement_is_one_line_naming_the_key_and_the_values():
+@pytest.mark.parametrize(
+    "change, line",
+    [
+        ({"dropout_placement": "before"}, "config.dropout_placement: 'before' is not allowed; allowed: 'caffe', 'after_pooling'"),
+        ({"dae": {"recipe": "keras"}}, "config.dae.recipe: 'keras' is not allowed; allowed: 'caffe_example', 'relu_pilot'"),
+        ({"lowpass": {"sampling": "ends"}}, "config.lowpass.sampling: 'ends' is not allowed; allowed: 'cell_centres', 'linspace'"),
+        ({"adversarial": {"gradient_batch": 0}}, "config.adversarial.gradient_batch: 0 is less than the minimum of 1"),
+        ({"strong_attacks": {"enabled": "sometimes"}}, "config.strong_attacks.enabled: 'sometimes' is not allowed; allowed: 'auto', True, False"),
+    ],
+)
+def test_a_bad_value_of_a_reading_key_is_one_line_naming_the_key_and_the_values(change, line):
     with pytest.raises(ConfigError) as error:
-        validate(merged(default_config(), {"dropout_placement": "before"}), SCHEMA)
-    assert str(error.value).splitlines() == [
-        "the configuration has 1 problem:",
-        "  config.dropout_placement: 'before' is not allowed; allowed: 'caffe', 'after_pooling'",
-    ]
+        validate(merged(default_config(), change), SCHEMA)
+    assert str(error.value).splitlines() == ["the configuration has 1 problem:", f"  {line}"]
 
 
 # ------------------------------------------------------------------ settings classes
