@@ -14,8 +14,7 @@ import pytest
 from conftest import REPO
 
 README_LIMIT_BYTES = 15_000
-# Spelled in two parts so that this file does not mention them itself.
-GONE_DESIGN_FILE = "DESIGN" + ".md"  # now docs/design.md
+# Spelled in two parts so that this file does not mention it itself.
 OUTSIDE_FOLDER = "../" + "shared"  # the maintainers' data copies beside the checkout
 # Where naming the outside folder is honest: the test and CI set-up that point at the data copies.
 MAY_NAME_OUTSIDE_FOLDER = ("tests/", ".ci/")
@@ -38,8 +37,46 @@ def test_the_readme_is_short_enough_to_read_through():
     assert size < README_LIMIT_BYTES, f"README.md is {size:,} bytes; the record belongs in docs/"
 
 
-def test_no_tracked_file_mentions_the_old_design_file():
-    assert files_mentioning(GONE_DESIGN_FILE, tracked_files()) == []
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation but - and _ dropped, spaces to -."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.DOTALL)
+    return {github_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+
+
+def broken_links(path: Path) -> list[str]:
+    """Relative links of a Markdown page whose file or heading does not exist."""
+    broken = []
+    for target in MARKDOWN_LINK.findall(path.read_text()):
+        if re.match(r"^[a-z]+:", target):  # https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if not linked.exists():
+            broken.append(f"{path.relative_to(REPO)}: {target} (no such file)")
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            broken.append(f"{path.relative_to(REPO)}: {target} (no such heading)")
+    return broken
+
+
+def test_every_relative_link_of_the_pages_for_readers_resolves():
+    pages = [REPO / "README.md", REPO / "bench" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    pages += sorted((REPO / "profiles").glob("*/README.md"))
+    assert sum(len(MARKDOWN_LINK.findall(page.read_text())) for page in pages) > 50  # the parse finds links
+    assert [link for page in pages for link in broken_links(page)] == []
+
+
+def test_the_link_check_finds_a_missing_file_and_a_missing_heading(tmp_path, monkeypatch):
+    monkeypatch.setattr(__import__(__name__), "REPO", tmp_path)
+    (tmp_path / "a.md").write_text("# Run times (2 cores)\n[ok](#run-times-2-cores) [gone](b.md) [bad](a.md#nope)\n")
+    assert broken_links(tmp_path / "a.md") == ["a.md: b.md (no such file)", "a.md: a.md#nope (no such heading)"]
 
 
 def test_only_test_and_ci_set_up_name_the_folder_outside_the_repository():
@@ -94,4 +131,32 @@ def test_workflow_scripts_import_only_from_the_job_layer():
         if not (module == "mnistrobust.jobs" or module.startswith("mnistrobust.jobs."))
     }
     assert outside == {}
-    assert all(script_imports(script) for script in scripts)  # every script calls a job
+    assert {script.name: jobs_called(script) for script in scripts if not jobs_called(script)} == {}
+
+
+def jobs_called(path: Path) -> list[str]:
+    """The job functions (from a job module other than runtime, which every script uses for
+    its log and device) that a script calls."""
+    tree = ast.parse(path.read_text(), str(path))
+    imported = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnistrobust.jobs.")
+        and node.module != "mnistrobust.jobs.runtime"
+        for alias in node.names
+    }
+    return [
+        node.func.id for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported
+    ]
+
+
+def test_a_script_that_calls_no_job_is_found(tmp_path):
+    script = tmp_path / "thick.py"
+    script.write_text(
+        "from mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train_checkpoint\n"
+        "with job_for(snakemake) as log:\n    log('trains by hand instead')\n"
+    )
+    assert jobs_called(script) == []
+    script.write_text(script.read_text() + "    train_checkpoint(snakemake.input.data)\n")
+    assert jobs_called(script) == ["train_checkpoint"]
