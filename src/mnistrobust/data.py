@@ -29,8 +29,8 @@ import torch
 
 from .errors import ChecksumError, ConfigError, DataError
 from .io.storage import atomic_path
+from .progress import Log
 
-Log = Callable[[str], None]
 PathLike = str | os.PathLike
 
 # MD5 of the decompressed IDX files; gzip containers differ between copies.

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from ..config import StrongAttackSettings
 from .autoattack import AutoAttack
-from .core import AttackOutcome, Log
+from ..progress import Log
+from .core import AttackOutcome
 from .fgsm import FGSM, Eq3
 from .noise import GaussianNoise
 from .pgd import PGD

@@ -17,7 +17,8 @@ from torch import nn
 
 from ..config import AutoAttackSettings, check_eps
 from ..progress import Progress, silent
-from .core import AttackOutcome, Log, absolute_change, frozen_parameters, is_randomized, predictions
+from ..progress import Log
+from .core import AttackOutcome, absolute_change, frozen_parameters, is_randomized, predictions
 
 NUM_CLASSES = 10
 # Images per MultiAttack call. On a robust model all four components run on nearly every

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
-Log = Callable[[str], None]
+
 
 
 def clip_unit(x: torch.Tensor) -> torch.Tensor:

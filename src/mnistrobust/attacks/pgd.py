@@ -10,7 +10,8 @@ from torch import nn
 from ..config import PGDSettings, check_eps
 from ..errors import ConfigError
 from ..progress import Progress, silent
-from .core import AttackOutcome, Log, Successes, fixed_examples_outcome, input_gradient, is_randomized, project, random_start
+from ..progress import Log
+from .core import AttackOutcome, Successes, fixed_examples_outcome, input_gradient, is_randomized, project, random_start
 
 
 class PGD:

@@ -9,7 +9,8 @@ from torch import nn
 
 from ..config import SquareSettings, check_eps
 from ..progress import Progress, silent
-from .core import AttackOutcome, Log, Successes, is_randomized, margin
+from ..progress import Log
+from .core import AttackOutcome, Successes, is_randomized, margin
 
 
 def _patch_masks(rows: int, side: int, height: int, generator: torch.Generator, device) -> torch.Tensor:

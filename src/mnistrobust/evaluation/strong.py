@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..attacks import PGD, STRONG_ATTACKS, Transfer
-from ..attacks.core import Log, is_randomized, predictions
+from ..attacks.core import is_randomized, predictions
+from ..progress import Log
 from ..config import StrongAttackSettings
 
 from ..reports.strong import CASCADED_ATTACKS, RESULT_COLUMNS, ROBUST

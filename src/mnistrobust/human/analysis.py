@@ -9,7 +9,7 @@ are read and written by ``mnistrobust.jobs.human``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,8 @@ from ..io.hdf5 import StimulusSets
 from .statistics import summarize
 from .stimuli import images_as_tensor
 from .tidy import LENET, SIMULATED, TIDY_COLUMNS, tidy_answers
+from ..progress import Log
 
-Log = Callable[[str], None]
 
 UNIT_KEYS = ["population", "subject_id", "noise", "level"]
 SUMMARY_KEYS = ["population", "noise", "level"]

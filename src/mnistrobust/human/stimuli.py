@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +26,8 @@ from .. import attacks
 from ..data import MNIST_SIDE, NUM_CLASSES
 from ..errors import ConfigError, DataError
 from ..io.hdf5 import StimulusSets
+from ..progress import Log
 
-Log = Callable[[str], None]
 
 NATURAL, GAUSSIAN, FGSM, USPS = "natural", "gaussian", "fgsm", "usps"
 NOISE_TYPES = (NATURAL, GAUSSIAN, FGSM, USPS)

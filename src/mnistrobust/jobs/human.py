@@ -5,7 +5,7 @@ subpackage ``mnistrobust.human``; these functions read and write the rules' file
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +21,8 @@ from ..human.tidy import LENET, TIDY_COLUMNS, read_responses
 from ..io.checkpoints import load_model
 from ..io.hdf5 import load_sign_map, load_stimuli, save_stimuli
 from ..io.storage import write_csv
+from ..progress import Log
 
-Log = Callable[[str], None]
 PathLike = str | os.PathLike
 
 

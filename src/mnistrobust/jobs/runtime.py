@@ -7,16 +7,16 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MnistRobustError
+from ..progress import Log
 
 if TYPE_CHECKING:
     import torch
 
-Log = Callable[[str], None]
 
 
 def job_name(rule: str, wildcards: Any = None) -> str:
