@@ -42,7 +42,7 @@ test-slurm: install
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
-	PYFLAKES_BUILTINS=snakemake $(BIN)/pyflakes src bench workflow/scripts
+	PYFLAKES_BUILTINS=snakemake $(BIN)/pyflakes src bench workflow/scripts docs/experiments tests
 
 bench: install
 	$(BIN)/python bench/benchmark.py
