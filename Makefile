@@ -13,7 +13,7 @@ ifneq ($(strip $(DATA_DIR)),)
 DATA_CONFIG := --config 'data={mnist_local_dir: "$(abspath $(DATA_DIR))/mnist", usps_local_dir: "$(abspath $(DATA_DIR))/usps"}'
 endif
 
-.PHONY: install reproduce test test-slurm lint bench bench-attacks bench-pipeline clean
+.PHONY: install reproduce test test-fast test-slurm lint bench bench-attacks bench-pipeline clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ reproduce: install
 TEST_WORKERS ?= 2
 test: install
 	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The unit tests alone: everything but the end-to-end workflow runs (marked slow).
+test-fast: install
+	MNISTROBUST_DATA_DIR=$(if $(strip $(DATA_DIR)),$(abspath $(DATA_DIR))) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 # The small workflow through profiles/slurm on a throw-away single-node SLURM cluster
 # (tests/slurm/local_cluster.sh: apt-get installs slurmctld slurmd munge if missing; needs root).
