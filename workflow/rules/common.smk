@@ -426,10 +426,11 @@ def jobs_get_gpus():
     settings = workflow.resource_settings
     for resources in (settings.overwrite_resources.get("strong_evaluate"), settings.default_resources):
         try:
-            gpus = resources["gpu"]  # an int, or a snakemake Resource with .value
+            gpus = resources["gpu"]
         except (KeyError, TypeError):
             continue
-        if isinstance(getattr(gpus, "value", gpus), (int, float)) and getattr(gpus, "value", gpus) > 0:
+        gpus = getattr(gpus, "value", gpus)  # an int, or a snakemake Resource holding one
+        if isinstance(gpus, (int, float)) and gpus > 0:
             return True
     return False
 
