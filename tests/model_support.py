@@ -104,11 +104,11 @@ def quiet(_message: str) -> None:
     """A job log that drops every line."""
 
 
-def lenet_checkpoint(folder: Path, seed: int) -> str:
-    """``seeded_lenet(seed)`` saved as ``folder/lenet.pt`` with the metadata of a config model
-    'lenet'; returns the path as a string, as the jobs take it."""
-    path = Path(folder) / "lenet.pt"
-    save_checkpoint(path, seeded_lenet(seed), {"name": "lenet", "arch": "lenet", "dropout": {}, "seed": seed})
+def lenet_checkpoint(folder: Path, seed: int, name: str = "lenet") -> str:
+    """``seeded_lenet(seed)`` saved as ``folder/<name>.pt`` with the metadata of a config model
+    ``name``; returns the path as a string, as the jobs take it."""
+    path = Path(folder) / f"{name}.pt"
+    save_checkpoint(path, seeded_lenet(seed), {"name": name, "arch": "lenet", "dropout": {}, "seed": seed})
     return str(path)
 
 

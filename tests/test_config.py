@@ -204,6 +204,10 @@ def test_a_shared_sample_seed_moves_with_the_replicate_like_the_seed():
         ({"dae": {"recipe": "keras"}}, "config.dae.recipe: 'keras' is not allowed; allowed: 'caffe_example', 'relu_pilot'"),
         ({"lowpass": {"sampling": "ends"}}, "config.lowpass.sampling: 'ends' is not allowed; allowed: 'cell_centres', 'linspace'"),
         ({"adversarial": {"gradient_batch": 0}}, "config.adversarial.gradient_batch: 0 is less than the minimum of 1"),
+        (
+            {"methods": {"committee": {"attack_loss": "sum"}}},
+            "config.methods.committee.attack_loss: 'sum' is not allowed; allowed: 'averaged_output', 'mean_member_loss'",
+        ),
         ({"strong_attacks": {"enabled": "sometimes"}}, "config.strong_attacks.enabled: 'sometimes' is not allowed; allowed: 'auto', True, False"),
     ],
 )

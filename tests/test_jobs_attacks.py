@@ -10,7 +10,7 @@ from mnistrobust.data import load_split
 from mnistrobust.io.hdf5 import load_sign_map
 from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.nets.defenses import LowPassFilter
-from mnistrobust.nets.models import Stacked
+from mnistrobust.nets.models import Committee, MeanMemberLoss, Stacked
 
 from model_support import lenet_checkpoint, quiet, seeded_lenet
 
@@ -34,3 +34,21 @@ def test_sign_map_job_stores_the_gradient_sign_of_the_threat_models_network(mnis
     images, labels = load_split(mnist_h5_file, "test", limit=IMAGES)
     network = seeded_lenet(1) if threat == "oblivious" else Stacked(LowPassFilter(3, 7.0), seeded_lenet(1)).eval()
     assert torch.equal(sign, gradient_sign(network, images, labels))
+
+
+def test_a_committees_sign_map_follows_its_attack_loss(mnist_h5_file, tmp_path):
+    checkpoints = [lenet_checkpoint(tmp_path / name, seed=seed, name=name) for name, seed in (("a", 1), ("b", 2))]
+    images, labels = load_split(mnist_h5_file, "test", limit=IMAGES)
+    members = [seeded_lenet(1), seeded_lenet(2)]
+    expected = {
+        "averaged_output": gradient_sign(Committee(members).eval(), images, labels),
+        "mean_member_loss": gradient_sign(MeanMemberLoss(members).eval(), images, labels),
+    }
+    assert not torch.equal(*expected.values())
+    for attack_loss, sign in expected.items():
+        output = tmp_path / attack_loss / "sign.h5"
+        spec = {"preprocess": "none", "members": ["a", "b"], "attack_loss": attack_loss}
+        make_sign_map(str(mnist_h5_file), "c", spec, checkpoints, LOWPASS, "end_to_end", str(output), IMAGES, log=quiet)
+        stored, attrs = load_sign_map(output)
+        assert torch.equal(stored, sign)
+        assert attrs["loss"] == ("mean member nll" if attack_loss == "mean_member_loss" else "nll(log_softmax)")

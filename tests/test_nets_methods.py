@@ -10,7 +10,7 @@ import torch
 from mnistrobust.errors import CheckpointError, ConfigError
 from mnistrobust.nets.defenses import DenoisingAutoencoder, LowPassFilter
 from mnistrobust.nets.methods import build_method, build_preprocess
-from mnistrobust.nets.models import Committee, LeNet, Stacked
+from mnistrobust.nets.models import Committee, LeNet, MeanMemberLoss, Stacked
 
 LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
 
@@ -45,6 +45,31 @@ def test_committee_output_is_log_mean_of_member_softmax(loaded):
     x = torch.rand(5, 1, 28, 28)
     mean = (loaded["a"][0](x).exp() + loaded["b"][0](x).exp()) / 2
     torch.testing.assert_close(method(x), mean.log())
+
+
+def test_mean_member_loss_changes_the_attackers_gradient_only(loaded):
+    spec = {"preprocess": "none", "members": ["a", "b"], "attack_loss": "mean_member_loss"}
+    members = [loaded["a"], loaded["b"]]
+    assert type(build_method("c", spec, members, LOWPASS)) is Committee  # what is scored
+    attacker = build_method("c", spec, members, LOWPASS, attacker=True)
+    assert isinstance(attacker, MeanMemberLoss) and not attacker.training
+    default = build_method("c", {**spec, "attack_loss": "averaged_output"}, members, LOWPASS, attacker=True)
+    assert type(default) is Committee
+    x, y = torch.rand(4, 1, 28, 28, requires_grad=True), torch.tensor([0, 3, 5, 9])
+
+    def gradient(loss):
+        return torch.autograd.grad(loss, x)[0]
+
+    each = [torch.nn.functional.nll_loss(model(x), y) for model, _ in members]
+    torch.testing.assert_close(gradient(torch.nn.functional.nll_loss(attacker(x), y)), gradient(sum(each) / 2))
+    # The averaged output's gradient is another direction.
+    averaged = gradient(torch.nn.functional.nll_loss(default(x), y))
+    assert not torch.equal(averaged.sign(), gradient(torch.nn.functional.nll_loss(attacker(x), y)).sign())
+
+
+def test_attack_loss_is_for_committees(loaded):
+    with pytest.raises(ConfigError, match="attack_loss is a committee's"):
+        build_method("m", {"preprocess": "none", "members": ["a"], "attack_loss": "mean_member_loss"}, [loaded["a"]], LOWPASS)
 
 
 def test_lowpass_method_stacks_the_filter_and_oblivious_threat_drops_it(loaded):

@@ -388,6 +388,8 @@ def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None =
         raise ConfigError(f"method {name!r}: unknown preprocess {preprocess!r}; known: {preprocess_names(lowpass)}")
     if not spec.get("members"):
         raise ConfigError(f"method {name!r} has no members")
+    if spec.get("attack_loss", "averaged_output") != "averaged_output" and len(spec["members"]) < 2:
+        raise ConfigError(f"method {name!r}: attack_loss is a committee's; it has one member")
     if spec.get("defense") is not None and preprocess != "none":
         raise ConfigError(f"method {name!r}: a plug-in defense takes preprocess: none (it may preprocess itself)")
     try:

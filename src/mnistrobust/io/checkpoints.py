@@ -70,6 +70,7 @@ def load_method(
     lowpass: dict,
     dae_checkpoint: str | os.PathLike | None = None,
     threat: str = "end_to_end",
+    attacker: bool = False,
 ) -> torch.nn.Module:
     """Load a method's members (and its DAE) and build the method (``nets.methods.build_method``)."""
     from ..nets.methods import build_method
@@ -80,4 +81,4 @@ def load_method(
 
     members = [loaded(path) for path in member_checkpoints]
     dae = loaded(dae_checkpoint) if dae_checkpoint is not None else None
-    return build_method(name, spec, members, lowpass, dae, threat)
+    return build_method(name, spec, members, lowpass, dae, threat, attacker)

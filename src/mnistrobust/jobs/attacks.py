@@ -31,7 +31,8 @@ def make_sign_map(
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = method_sign_map(method, spec, member_checkpoints, lowpass, threat, images, labels, dae_checkpoint, device)
     log(f"{threat} sign map of {method} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
-    attrs = {"model": method, "threat": threat, "members": ",".join(spec["members"]), "loss": "nll(log_softmax)", "images": len(images)}
+    loss = "mean member nll" if spec.get("attack_loss") == "mean_member_loss" else "nll(log_softmax)"
+    attrs = {"model": method, "threat": threat, "members": ",".join(spec["members"]), "loss": loss, "images": len(images)}
     save_sign_map(output, sign, attrs)
 
 
@@ -47,5 +48,5 @@ def method_sign_map(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """The FGSM gradient sign of ``images`` under ``threat`` (whose gradient: see make_sign_map), on the CPU."""
-    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
+    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat, attacker=True).to(device)
     return FGSM().sign_map(network, images.to(device), labels.to(device)).cpu()

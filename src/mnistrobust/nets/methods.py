@@ -12,6 +12,9 @@ Which network's gradient makes the attack's examples is the *threat model*:
   attacker (only meaningful for methods with preprocessing);
 * ``bpda``: a non-differentiable plug-in's gradient with the identity for its transformation.
 
+An attacker's committee (``attacker=True``) differentiates the log of its averaged output,
+or, with the method's ``attack_loss: mean_member_loss``, the mean of its members' losses.
+
 The networks come in loaded (``mnistrobust.io.checkpoints.load_model``): this module
 builds, it does not read files.
 """
@@ -26,7 +29,7 @@ from torch import nn
 from ..config import THREAT_MODELS, check_method, lowpass_filters, preprocess_names
 from ..errors import CheckpointError, ConfigError
 from .defenses import DAE_HIDDEN_UNITS, LowPassFilter
-from .models import Committee, Stacked
+from .models import Committee, MeanMemberLoss, Stacked
 from .plugins import build_plugin
 
 Loaded = tuple[nn.Module, Mapping[str, Any]]  # a network and its checkpoint metadata
@@ -60,9 +63,12 @@ def build_method(
     lowpass: Mapping,
     dae: Loaded | None = None,
     threat: str = "end_to_end",
+    attacker: bool = False,
 ) -> nn.Module:
     """The network an evaluation classifies with (``end_to_end``) or the one an oblivious
-    attacker differentiates; ``members`` are the loaded members in the order of ``spec``."""
+    attacker differentiates; ``members`` are the loaded members in the order of ``spec``.
+    ``attacker``: the network whose gradient an attack takes, which differs from the
+    scored one only for a committee with ``attack_loss: mean_member_loss``."""
     if threat not in THREAT_MODELS:
         raise ConfigError(f"unknown threat model {threat!r}; known: {list(THREAT_MODELS)}")
     check_method(name, spec, lowpass)
@@ -76,7 +82,12 @@ def build_method(
         if meta["arch"] in DAE_HIDDEN_UNITS:
             raise CheckpointError(f"{meta.get('checkpoint', 'a checkpoint')} holds the DAE, which is not a classifier")
         networks.append(model)
-    classifier = networks[0] if len(networks) == 1 else Committee(networks)
+    if len(networks) == 1:
+        classifier = networks[0]
+    elif attacker and spec.get("attack_loss") == "mean_member_loss":
+        classifier = MeanMemberLoss(networks)
+    else:
+        classifier = Committee(networks)
     if spec.get("defense") is not None:
         return build_plugin(spec["defense"], classifier.eval(), threat)
     if threat == "bpda":

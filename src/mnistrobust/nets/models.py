@@ -191,6 +191,15 @@ class Committee(nn.Module):
         return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
 
 
+class MeanMemberLoss(Committee):
+    """A committee as a pycaffe attacker sees it when each member is its own net: the mean
+    of the members' log-probabilities, whose NLL is the mean of the members' losses. Used
+    for the attacker's gradient only; the deployed committee is :class:`Committee`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)
+
+
 class Stacked(nn.Module):
     """A preprocessing network (low-pass filter, DAE) feeding a classifier; one differentiable network."""
 
