@@ -190,6 +190,20 @@ def test_the_dropout_placement_joins_the_spec_of_models_it_changes_only():
     assert replicate_model(legacy, "lenet_all", 2).spec["dropout_placement"] == "after_pooling"
 
 
+def test_a_database_order_joins_every_models_and_the_daes_settings_only_when_chosen():
+    config = default_config()
+    assert config["sample_order"] == "shuffled"
+    assert "sample_order" not in replicate_model(config, "lenet", 1).spec
+    assert "sample_order" not in replicate_dae_settings(config, 2)
+    database = merged(config, {"sample_order": "database"})
+    validate(database, SCHEMA)
+    for model in ("lenet", "lenet_all", "lenet_seed4"):
+        assert replicate_model(database, model, 2).spec["sample_order"] == "database"
+    assert replicate_dae_settings(database, 3)["sample_order"] == "database"
+    # lenet's replicate 2 is still the human study's lenet_seed7, trained once for both
+    assert replicate_model(database, "lenet", 2).name == "lenet_seed7"
+
+
 def test_a_shared_sample_seed_moves_with_the_replicate_like_the_seed():
     config = merged(default_config(), {"models": {"lenet_seed2": {"sample_seed": 1}}, "replicate_seed_step": 20})
     validate(config, SCHEMA)
@@ -202,6 +216,7 @@ def test_a_shared_sample_seed_moves_with_the_replicate_like_the_seed():
     [
         ({"dropout_placement": "before"}, "config.dropout_placement: 'before' is not allowed; allowed: 'caffe', 'after_pooling'"),
         ({"dae": {"recipe": "keras"}}, "config.dae.recipe: 'keras' is not allowed; allowed: 'caffe_example', 'relu_pilot'"),
+        ({"sample_order": "random"}, "config.sample_order: 'random' is not allowed; allowed: 'shuffled', 'database'"),
         ({"lowpass": {"sampling": "ends"}}, "config.lowpass.sampling: 'ends' is not allowed; allowed: 'cell_centres', 'linspace'"),
         ({"adversarial": {"gradient_batch": 0}}, "config.adversarial.gradient_batch: 0 is less than the minimum of 1"),
         (
@@ -389,9 +404,8 @@ def test_a_top_level_typo_is_named_with_the_key_it_meant():
         "the configuration has 1 problem:",
         "  config: unknown key(s) 'baseline_methd' (did you mean 'baseline_method'?); allowed: "
         "adversarial, baseline_method, dae, data, device, dropout_placement, evaluation, figures, human, lowpass, "
-            "methods, "
-        "models, replicate_curves, replicate_seed_step, replicates, solver, strong_attacks, table2, threads, "
-        "training_groups",
+        "methods, models, replicate_curves, replicate_seed_step, replicates, sample_order, solver, strong_attacks, "
+        "table2, threads, training_groups",
     ]
 
 

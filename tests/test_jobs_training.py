@@ -22,6 +22,7 @@ from mnistrobust.jobs.training import (
 from mnistrobust.nets.defenses import DenoisingAutoencoder
 from mnistrobust.nets.models import LeNet
 from mnistrobust.training.adversarial import AdversarialSpec, generate_pool
+from mnistrobust.training.solver import SolverSpec, train
 
 from model_support import MODELS_SECTION, quiet, seeded_lenet
 
@@ -232,3 +233,17 @@ def test_the_placements_train_different_weights_from_the_same_seed(mnist_h5_file
         )
         weights.append(load_model(path)[0].ip1.weight)
     assert not torch.equal(*weights)
+
+
+
+@pytest.mark.parametrize("order", ["database", "shuffled"])
+def test_the_training_job_trains_in_the_specs_sample_order_and_records_it(mnist_h5_file, tmp_path, order):
+    spec = {"arch": "lenet", "seed": 1, "iterations": 3, "dropout": {}, "sample_order": order}
+    path = tmp_path / "lenet.pt"
+    train_checkpoint(str(mnist_h5_file), str(path), "lenet", spec, {"batch_size": 16, "log_every": 3}, 128, 64, log=quiet)
+    model, meta = load_model(path)
+    assert meta["sample_order"] == order
+    images, labels = load_split(mnist_h5_file, "train", limit=128)
+    expected = seeded_lenet(1)
+    train(expected, images, labels, SolverSpec(iterations=3, batch_size=16, log_every=3), seed=1, log=quiet, sample_order=order)
+    torch.testing.assert_close(model.ip1.weight, expected.ip1.weight, atol=0, rtol=0)

@@ -4,14 +4,26 @@ determinism, and a LeNetGroup trained as each member would be alone."""
 from __future__ import annotations
 
 import pytest
+import yaml
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from mnistrobust.errors import ConfigError
 from mnistrobust.nets.models import LeNetGroup, module_device
-from mnistrobust.training.solver import CaffeSGD, EpochSampler, SolverSpec, checkpoint_meta, train, train_group
+from mnistrobust.training.solver import (
+    SAMPLE_ORDERS,
+    CaffeSGD,
+    DatabaseSampler,
+    EpochSampler,
+    SolverSpec,
+    checkpoint_meta,
+    make_sampler,
+    train,
+    train_group,
+)
 
+from conftest import REPO
 from model_support import random_set, seeded_lenet
 
 
@@ -143,6 +155,24 @@ def test_epoch_sampler_is_seeded():
 def test_epoch_sampler_rejects_set_smaller_than_batch():
     with pytest.raises(ConfigError):
         EpochSampler(10, 64, seed=0)
+
+
+def test_database_sampler_reads_the_set_in_order_and_wraps_across_its_end():
+    sampler = DatabaseSampler(10, 4)
+    batches = [sampler.next_indices().tolist() for _ in range(4)]
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 1], [2, 3, 4, 5]]
+
+
+def test_make_sampler_seeds_only_the_shuffle():
+    database = [make_sampler(20, 4, seed, "database").next_indices() for seed in (1, 2)]
+    assert torch.equal(*database)
+    shuffled = [make_sampler(20, 4, seed, "shuffled").next_indices() for seed in (1, 2)]
+    assert not torch.equal(*shuffled)
+    assert SAMPLE_ORDERS == ("shuffled", "database")
+    with pytest.raises(ConfigError, match="unknown sample order 'random'"):
+        make_sampler(20, 4, 1, "random")
+    with pytest.raises(ConfigError, match="smaller than one batch"):
+        DatabaseSampler(3, 4)
 
 
 # ------------------------------------------------------------------ training
@@ -306,3 +336,42 @@ def test_a_group_draws_each_members_batches_from_its_sample_seed():
     group = LeNetGroup([seeded_lenet(seed).double() for seed in (2, 3)])
     train_group(group, images, labels, spec, [2, 3], log=lambda _: None, sample_seeds=[1, 1])
     torch.testing.assert_close(group.member_state_dicts()[1]["ip1.weight"], alone.ip1.weight, atol=1e-10, rtol=0)
+
+
+def _drawn_batches(seed: int, **train_kwargs) -> torch.Tensor:
+    """The training batches (as images) a LeNet of ``seed`` draws over 6 steps."""
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 10
+    drawn = []
+
+    def record(model, batch, batch_labels):
+        drawn.append(batch.clone())
+        return batch
+
+    spec = SolverSpec(iterations=6, batch_size=16, log_every=6)
+    train(seeded_lenet(seed), images, labels, spec, seed=seed, log=lambda _: None, perturb_batch=record, **train_kwargs)
+    return torch.stack(drawn)
+
+
+def test_database_order_gives_every_network_the_stored_order():
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    stored = torch.cat([images] * 3)[: 6 * 16].view(6, 16, 1, 28, 28)  # 96 images: 2.4 passes
+    for seed in (2, 5):
+        assert torch.equal(_drawn_batches(seed, sample_order="database"), stored)
+    assert not torch.equal(_drawn_batches(2), _drawn_batches(5))
+
+
+def test_a_group_in_database_order_matches_its_members_trained_alone():
+    images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)).double()
+    labels = torch.arange(40) % 10
+    spec = SolverSpec(iterations=4, batch_size=16, log_every=4)
+    alone = seeded_lenet(3).double()
+    train(alone, images, labels, spec, seed=3, log=lambda _: None, sample_order="database")
+    group = LeNetGroup([seeded_lenet(seed).double() for seed in (2, 3)])
+    train_group(group, images, labels, spec, [2, 3], log=lambda _: None, sample_order="database")
+    torch.testing.assert_close(group.member_state_dicts()[1]["ip1.weight"], alone.ip1.weight, atol=1e-10, rtol=0)
+
+
+def test_the_schemas_sample_orders_are_the_solvers():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert tuple(schema["properties"]["sample_order"]["enum"]) == SAMPLE_ORDERS

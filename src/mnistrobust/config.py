@@ -575,11 +575,19 @@ class ReplicateModel:
 
 def trained_model_spec(config: Mapping, model: str) -> dict:
     """``models.<model>`` as it is trained: with the run's dropout placement where the
-    placement changes the network (so that switching it retrains those models alone)."""
+    placement changes the network (so that switching it retrains those models alone), and
+    the run's sample order where it is not the default shuffle."""
     spec = canonical(config["models"][model])
     if placement_matters(spec["dropout"]):
         spec["dropout_placement"] = config.get("dropout_placement", DROPOUT_PLACEMENTS[0])
-    return spec
+    return {**spec, **database_order(config)}
+
+
+def database_order(config: Mapping) -> dict:
+    """``{"sample_order": "database"}`` where the run reads MNIST in its stored order, else {}:
+    the key enters a model's or the DAE's settings only when it changes them."""
+    order = config.get("sample_order", "shuffled")
+    return {} if order == "shuffled" else {"sample_order": order}
 
 
 def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateModel:
@@ -596,7 +604,7 @@ def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateMod
 
 
 def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
-    settings = canonical(config["dae"])
+    settings = {**canonical(config["dae"]), **database_order(config)}
     settings["seed"] = replicate_seed(config, settings["seed"], replicate)
     return settings
 

@@ -44,7 +44,7 @@ def train_checkpoint(
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
     metrics = train(
         model.to(device), images, labels, spec, seed=model_spec["seed"], log=log,
-        sample_seed=model_spec.get("sample_seed"),
+        sample_seed=model_spec.get("sample_seed"), sample_order=model_spec.get("sample_order", "shuffled"),
     )
     return save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
 
@@ -118,6 +118,7 @@ def train_group_checkpoints(
         group_metrics = train_group(
             group, images, labels, spec, [s["seed"] for s in specs], log=log,
             sample_seeds=[s.get("sample_seed", s["seed"]) for s in specs],
+            sample_order=specs[0].get("sample_order", "shuffled"),
         )
         for member, state in zip(members, group.member_state_dicts()):
             member.load_state_dict(state)
@@ -141,7 +142,8 @@ def train_group_checkpoints(
             continue
         log(f"training {name}")
         metrics = train(
-            member, images, labels, spec, seed=model_spec["seed"], log=log, sample_seed=model_spec.get("sample_seed")
+            member, images, labels, spec, seed=model_spec["seed"], log=log,
+            sample_seed=model_spec.get("sample_seed"), sample_order=model_spec.get("sample_order", "shuffled"),
         )
         results[name] = save_trained(
             str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 from ..nets.models import module_device
-from .solver import EpochSampler, training_loop
+from .solver import make_sampler, training_loop
 
 # How the DAE is made (docs/design.md "DAE"): the network (its checkpoint's architecture)
 # and the loss's normalisation. caffe_example: Caffe's examples/mnist/mnist_autoencoder
@@ -38,6 +38,7 @@ class AutoencoderSpec:
     weight_decay: float = 0.0
     lr_step: int | None = None
     lr_gamma: float = 0.1
+    sample_order: str = "shuffled"
 
     def __post_init__(self):
         if self.iterations < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -65,7 +66,7 @@ def train_autoencoder(
 ) -> dict[str, float]:
     """Train a denoising autoencoder to reconstruct clean images from input-dropout-corrupted ones."""
     torch.manual_seed(spec.seed)  # input-dropout masks
-    sampler = EpochSampler(len(images), spec.batch_size, spec.seed)
+    sampler = make_sampler(len(images), spec.batch_size, spec.seed, spec.sample_order)
     weights = [p for name, p in model.named_parameters() if not name.endswith("bias")]
     biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
     optimizer = torch.optim.SGD(

@@ -63,6 +63,34 @@ class CaffeSGD:
             p.grad = None
 
 
+# How a training draws its batches from its training set: "shuffled" reshuffles it every
+# epoch from the model's seed; "database" reads it as Caffe's Data layer reads an LMDB, in
+# its stored order, so that every network trained on that set sees the same batches.
+SAMPLE_ORDERS = ("shuffled", "database")
+
+
+class DatabaseSampler:
+    """Caffe's Data layer: the images in their stored order, batch after batch, wrapping round
+    at the end of the set (a batch may span it); no seed."""
+
+    def __init__(self, n: int, batch_size: int):
+        if n < batch_size:
+            raise ConfigError(f"training set of {n} images is smaller than one batch of {batch_size}")
+        self.n, self.batch_size, self.position = n, batch_size, 0
+
+    def next_indices(self) -> torch.Tensor:
+        batch = torch.arange(self.position, self.position + self.batch_size) % self.n
+        self.position = (self.position + self.batch_size) % self.n
+        return batch
+
+
+def make_sampler(n: int, batch_size: int, seed: int, order: str = "shuffled") -> "EpochSampler | DatabaseSampler":
+    """The batch order ``order`` (one of :data:`SAMPLE_ORDERS`) over a training set of ``n``."""
+    if order not in SAMPLE_ORDERS:
+        raise ConfigError(f"unknown sample order {order!r}; known: {list(SAMPLE_ORDERS)}")
+    return DatabaseSampler(n, batch_size) if order == "database" else EpochSampler(n, batch_size, seed)
+
+
 class EpochSampler:
     """Reshuffles the training set every epoch from a seeded generator."""
 
@@ -93,6 +121,7 @@ def train(
     start_iteration: int = 0,
     sample_seed: int | None = None,
     perturb_batch: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    sample_order: str = "shuffled",
 ) -> dict[str, float]:
     """Train ``model`` for ``spec.iterations`` steps; returns throughput and final loss.
 
@@ -104,12 +133,13 @@ def train(
     the model in train mode, and any parameter gradients it leaves are cleared before
     the step's backward pass. ``sample_seed`` draws the batch order (default ``seed``):
     networks that differ only in ``seed`` then see the same batches, as Caffe's networks
-    reading one database in its fixed order do.
+    reading one database in its fixed order do; ``sample_order`` "database" reads the set
+    in its stored order (:data:`SAMPLE_ORDERS`), whatever the seeds.
     """
     torch.manual_seed(seed)  # dropout masks draw from the global generator
     device = module_device(model)
     images, labels = images.to(device), labels.to(device)
-    sampler = EpochSampler(len(images), spec.batch_size, seed if sample_seed is None else sample_seed)
+    sampler = make_sampler(len(images), spec.batch_size, seed if sample_seed is None else sample_seed, sample_order)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = sampler.next_indices().to(device)
@@ -129,9 +159,10 @@ def train_group(
     seeds: list[int],
     log: Callable[[str], None] = print,
     sample_seeds: list[int] | None = None,
+    sample_order: str = "shuffled",
 ) -> dict[str, float]:
     """Train the K members of ``group`` at once, member k drawing its batches from
-    ``sample_seeds[k]`` (default ``seeds[k]``) exactly as :func:`train` would; the loss is the
+    ``sample_seeds[k]`` (default ``seeds[k]``) in ``sample_order`` exactly as :func:`train` would; the loss is the
     sum of the members' mean losses, so each member gets the gradient it would get alone."""
     sample_seeds = seeds if sample_seeds is None else sample_seeds
     if len(seeds) != group.size or len(sample_seeds) != group.size:
@@ -139,7 +170,7 @@ def train_group(
     torch.manual_seed(seeds[0])  # dropout masks draw from the global generator
     device = module_device(group)
     images, labels = images.to(device), labels.to(device)
-    samplers = [EpochSampler(len(images), spec.batch_size, seed) for seed in sample_seeds]
+    samplers = [make_sampler(len(images), spec.batch_size, seed, sample_order) for seed in sample_seeds]
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.stack([sampler.next_indices() for sampler in samplers], dim=1).to(device)  # B, K
@@ -223,8 +254,8 @@ def training_note(loss: float, lr: float, images: int, started: float) -> str:
 
 def checkpoint_meta(name: str, model_spec: dict, spec, train_images: int, metrics: dict) -> dict:
     """What a checkpoint records about how it was made (``spec``: the solver dataclass); the
-    dropout placement and the batch order's seed where the model spec names them."""
-    optional = {key: model_spec[key] for key in ("dropout_placement", "sample_seed") if key in model_spec}
+    dropout placement and the batch order (its seed, a database order) where the model spec names them."""
+    optional = {key: model_spec[key] for key in ("dropout_placement", "sample_seed", "sample_order") if key in model_spec}
     return {
         "name": name,
         "arch": model_spec["arch"],
