@@ -161,7 +161,7 @@ def test_the_declared_traits_are_read_without_importing_the_file(tmp_path):
 
 
 def test_the_default_config_with_its_plugin_validates_without_torch():
-    """What Snakemake does under --software-deployment-method conda: config.py from src/, no torch."""
+    """What Snakemake does under --software-deployment-method conda: mnistrobust.config from src/, no torch."""
     script = (
         "import sys, yaml; sys.modules['torch'] = None; sys.path.insert(0, 'src')\n"
         "from mnistrobust.config import method_noises, validate\n"
