@@ -4,7 +4,8 @@ every check of a config (the schema, then what a schema cannot say).
 Torch-free and importable without the package installed (only the standard library,
 PyYAML and jsonschema, which Snakemake itself needs), so the Snakefile can check a config
 in milliseconds before any job starts, even under ``--software-deployment-method conda``.
-Its modules, lowest first: names, settings, plugin_traits,
+It imports nothing from the rest of the package but ``errors``: the package's other
+floors build on it. Its modules, lowest first: names, settings, plugin_traits,
 replicates, methods, checks, schema.
 """
 
@@ -12,8 +13,11 @@ from .checks import check_replicates, check_training_groups, cross_check
 from .methods import check_method, extra_threats, method_noises, method_spec, replicate_method_spec
 from .names import (
     ATTACK_THREAT,
+    DROPOUT_PLACEMENTS,
     FAST_REFERENCE,
+    LEGACY_DROPOUT_PLACEMENT,
     NOISES,
+    PLACED_DROPOUT_SITES,
     REFERENCE_LABELS,
     STAGE_NAME,
     STRONG_ATTACK_NAMES,
@@ -23,6 +27,7 @@ from .names import (
     lowpass_filters,
     noise_kind,
     parse_stage,
+    placement_matters,
     preprocess_names,
     stage_model_name,
 )
@@ -63,9 +68,12 @@ __all__ = [
     "AUTOATTACK_VERSIONS",
     "DEFAULT_NOISE_RATIO",
     "DEFAULT_STEP_RATIO",
+    "DROPOUT_PLACEMENTS",
     "FAST_AT_METHODS",
     "FAST_REFERENCE",
+    "LEGACY_DROPOUT_PLACEMENT",
     "NOISES",
+    "PLACED_DROPOUT_SITES",
     "PLUGIN_TRAITS",
     "REFERENCE_LABELS",
     "REPLICATE_DIR",
@@ -102,6 +110,7 @@ __all__ = [
     "noise_kind",
     "parse_replicate",
     "parse_stage",
+    "placement_matters",
     "plugin_differentiable",
     "preprocess_names",
     "replicate_dae_settings",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from ..errors import ConfigError
 from .methods import method_spec
-from .names import REFERENCE_LABELS, parse_stage
+from .names import REFERENCE_LABELS
 from .replicates import method_networks, replicate_model, trained_model_spec
 from .settings import FastATSettings, StrongAttackSettings
 
@@ -25,10 +25,8 @@ def cross_check(config: Mapping) -> None:
     sizes = [entry["size"] for entry in config["lowpass"]["filters"]]
     if len(set(sizes)) != len(sizes):
         raise ConfigError(f"config: lowpass.filters repeats a size: {sizes}")
-    for name, spec in config["methods"].items():
+    for name in config["methods"]:
         method_spec(config, name)
-        if spec.get("defense") is not None:
-            _check_defense(config, name, spec)
     labels = [row["label"] for row in config["table2"]["rows"]]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
@@ -54,27 +52,6 @@ def cross_check(config: Mapping) -> None:
 def _check_configured_model(config: Mapping, key: str, name: str | None) -> None:
     if name is not None and name not in config["models"]:
         raise ConfigError(f"config: {key} {name!r} is not a configured model; configured: {sorted(config['models'])}")
-
-
-def _check_defense(config: Mapping, name: str, spec: Mapping) -> None:
-    """Build the plug-in defense once in front of untrained members and run it on two images
-    (a wrong output shape stops the run here, before any job). Skipped where Snakemake runs
-    without torch (e.g. ``--software-deployment-method conda``): the job then checks it."""
-    try:
-        from ..nets.models import Committee, build_model
-        from ..nets.plugins import inspect_defense
-    except ImportError:
-        return
-
-    networks = []
-    for member in spec["members"]:
-        stage = parse_stage(member, config["adversarial"]["stages"])
-        model = config["models"][config["adversarial"]["base_model"] if stage else member]
-        networks.append(build_model(model["arch"], model["dropout"]))
-    try:
-        inspect_defense(spec["defense"], networks[0] if len(networks) == 1 else Committee(networks))
-    except ConfigError as exc:
-        raise ConfigError(f"method {name!r}: {exc}") from None
 
 
 def _check_strong_attacks(config: Mapping) -> None:

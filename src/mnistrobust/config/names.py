@@ -1,5 +1,5 @@
 """Names the config, the workflow and the package share: noises and threat models,
-adversarial stages, preprocessing, and the reference row."""
+adversarial stages, preprocessing, dropout placements, and the reference row."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ REFERENCE_LABELS = {FAST_REFERENCE: "Fast adversarial training (reference)"}
 
 # Attack names a configuration may ask for (config strong_attacks.attacks).
 STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
+
+# Where Table 1's dropout acts in a LeNet (docs/design.md "Dropout placement"). caffe: each
+# site on the blob of its name, as an in-place Dropout layer does in a prototxt: data,
+# conv1 and conv2 before their pooling, ip1 after its ReLU, ip2 (the logits) before the
+# softmax loss. after_pooling: conv1 and conv2 after their pooling, and full and output
+# both on ip1's 500 units (the only reading before the choice existed).
+DROPOUT_PLACEMENTS = ("caffe", "after_pooling")
+# What a checkpoint that records no placement was trained with.
+LEGACY_DROPOUT_PLACEMENT = "after_pooling"
+# The sites whose position depends on the placement (input dropout acts on data in both).
+PLACED_DROPOUT_SITES = ("conv1", "conv2", "full", "output")
+
 
 def check_noise(noise: str) -> str:
     if noise not in NOISES:
@@ -62,6 +74,11 @@ def lowpass_filters(settings: Mapping) -> dict[str, dict]:
 
 def preprocess_names(lowpass: Mapping) -> list[str]:
     return ["none", "dae", *lowpass_filters(lowpass)]
+
+
+def placement_matters(dropout: Mapping[str, float] | None) -> bool:
+    """Whether a LeNet with ``dropout`` trains differently under the two placements."""
+    return any((dropout or {}).get(site, 0.0) > 0 for site in PLACED_DROPOUT_SITES)
 
 
 def canonical(mapping: Any) -> Any:

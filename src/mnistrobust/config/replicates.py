@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from ..nets.placement import DROPOUT_PLACEMENTS, placement_matters
-from .names import canonical, parse_stage
+from .names import DROPOUT_PLACEMENTS, canonical, parse_stage, placement_matters
 
 # The {replicate} wildcard: '' or r2/, r3/, ... (r1/ is not a folder: replicate 1 has none).
 _REPLICATE_NUMBER = r"[2-9]|[1-9][0-9]+"

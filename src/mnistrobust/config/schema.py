@@ -74,7 +74,8 @@ def load_schema(path: str | Path) -> dict:
 
 def validate(config: dict, schema_path: str | Path) -> None:
     """Check ``config`` against the schema (one line per violation), fill its defaults,
-    then run every cross-check the schema cannot express. Raises ConfigError."""
+    then run every cross-check the schema cannot express. Raises ConfigError. Plug-in
+    defenses are smoke-run apart, where torch is (nets.plugins.smoke_run_defenses)."""
     schema = load_schema(schema_path)
     problems = schema_problems(config, schema)
     if problems:
