@@ -58,7 +58,6 @@ from .settings import (
     PGDSettings,
     SquareSettings,
     StrongAttackSettings,
-    check_attack_names,
     check_eps,
     fast_reference_budget,
 )
@@ -88,7 +87,6 @@ __all__ = [
     "SquareSettings",
     "StrongAttackSettings",
     "canonical",
-    "check_attack_names",
     "check_eps",
     "check_method",
     "check_noise",

@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from .methods import method_spec
 from .names import REFERENCE_LABELS
 from .replicates import method_networks, replicate_model, trained_model_spec
-from .settings import FastATSettings, StrongAttackSettings
+from .settings import FastATSettings
 
 
 def cross_check(config: Mapping) -> None:
@@ -56,7 +56,6 @@ def _check_configured_model(config: Mapping, key: str, name: str | None) -> None
 
 def _check_strong_attacks(config: Mapping) -> None:
     section = config["strong_attacks"]
-    StrongAttackSettings.from_config(section)
     if section["sanity_eps"] <= max(section["eps"]):
         raise ConfigError(
             f"config: strong_attacks.sanity_eps {section['sanity_eps']} must exceed every eps {section['eps']}"

@@ -25,7 +25,8 @@ STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
 FAST_REFERENCE = "fast_at_reference"
 REFERENCE_LABELS = {FAST_REFERENCE: "Fast adversarial training (reference)"}
 
-# Attack names a configuration may ask for (config strong_attacks.attacks).
+# Attack names a configuration may ask for (config strong_attacks.attacks; the schema's
+# enum, which tests/test_config.py holds to this list).
 STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
 
 # Where Table 1's dropout acts in a LeNet (docs/design.md "Dropout placement"). caffe: each

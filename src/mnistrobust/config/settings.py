@@ -1,4 +1,9 @@
-"""The settings classes of the attacks and of fast adversarial training."""
+"""The settings classes of the attacks and of fast adversarial training.
+
+Built from the validated config, they trust what the schema (workflow/schemas/
+config.schema.yaml) checks; they check only what a command-line caller (bench/,
+docs/experiments/) may pass them unchecked, and what the schema cannot state.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
-from .names import STRONG_ATTACK_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,14 +27,11 @@ class PGDSettings:
     random_start: bool = True
 
     def __post_init__(self):
+        # bench/attack_benchmark.py passes its --steps and --restarts here unchecked.
         if not isinstance(self.steps, int) or self.steps < 1:
             raise ConfigError(f"PGD steps must be an integer >= 1, got {self.steps!r}")
         if not isinstance(self.restarts, int) or self.restarts < 1:
             raise ConfigError(f"PGD restarts must be an integer >= 1, got {self.restarts!r}")
-        if not self.relative_step_size > 0:
-            raise ConfigError(f"PGD relative_step_size must be positive, got {self.relative_step_size!r}")
-        if self.step_size is not None and not self.step_size > 0:
-            raise ConfigError(f"PGD step_size must be positive, got {self.step_size!r}")
 
     def step_for(self, eps):
         """The step for radius ``eps`` (a float, or a tensor of per-row radii)."""
@@ -46,12 +47,6 @@ class SquareSettings:
     queries: int = 1000
     p_init: float = 0.3
 
-    def __post_init__(self):
-        if not isinstance(self.queries, int) or self.queries < 1:
-            raise ConfigError(f"Square queries must be an integer >= 1, got {self.queries!r}")
-        if not 0 < self.p_init <= 1:
-            raise ConfigError(f"Square p_init must be in (0, 1], got {self.p_init!r}")
-
     def side(self, query: int, height: int) -> int:
         """Patch side at ``query``: the schedule of the reference code, rescaled to the budget."""
         progress = int(query / self.queries * 10_000)
@@ -60,6 +55,7 @@ class SquareSettings:
         return min(max(round(math.sqrt(fraction * height * height)), 1), height - 1)
 
 
+# The schema's enum of strong_attacks.autoattack.version (tests/test_config.py holds them equal).
 AUTOATTACK_VERSIONS = ("standard", "rand")
 
 
@@ -74,17 +70,6 @@ class AutoAttackSettings:
     steps: int = 100
     square_queries: int = 5000
     eot_samples: int = 20
-
-    def __post_init__(self):
-        if self.version not in AUTOATTACK_VERSIONS:
-            raise ConfigError(
-                f"strong_attacks.autoattack.version: unknown AutoAttack version {self.version!r}; "
-                f"known: {list(AUTOATTACK_VERSIONS)}"
-            )
-        for name in ("steps", "square_queries", "eot_samples"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"strong_attacks.autoattack.{name} must be an integer >= 1, got {value!r}")
 
 
 FAST_AT_METHODS = ("fgsm_rs", "n_fgsm")
@@ -117,24 +102,16 @@ class FastATSettings:
     seed: int = 1
 
     def __post_init__(self):
-        if not 0 < self.eps <= 1:
-            raise ConfigError(f"fast_at eps must lie in (0, 1] (images are in [0, 1]), got {self.eps!r}")
-        if self.method not in FAST_AT_METHODS:
-            raise ConfigError(f"fast_at method must be one of {', '.join(FAST_AT_METHODS)}, got {self.method!r}")
-        for name in ("step_ratio", "noise_ratio"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise ConfigError(f"fast_at {name} must be >= 0, got {value!r}")
+        # The schema cannot tie attack_steps to the method.
         if self.method == "n_fgsm" and self.attack_steps != 1:
             raise ConfigError(f"fast_at attack_steps must be 1 with n_fgsm (a single step without projection), got {self.attack_steps!r}")
-        for name in ("attack_steps", "epochs", "batch_size", "guard_images", "guard_steps"):
+        # docs/experiments/fast_at_capacity.py passes these from its command line unchecked.
+        if self.step_ratio is not None and not self.step_ratio >= 0:
+            raise ConfigError(f"fast_at step_ratio must be >= 0, got {self.step_ratio!r}")
+        for name in ("attack_steps", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"fast_at {name} must be an integer >= 1, got {value!r}")
-        if not self.lr_max > 0:
-            raise ConfigError(f"fast_at lr_max must be positive, got {self.lr_max!r}")
-        if not 0 <= self.collapse_fraction <= 1:
-            raise ConfigError(f"fast_at collapse_fraction must lie in [0, 1], got {self.collapse_fraction!r}")
 
     @property
     def step(self) -> float:
@@ -151,13 +128,6 @@ class FastATSettings:
     def noise(self) -> float:
         ratio = self.noise_ratio if self.noise_ratio is not None else DEFAULT_NOISE_RATIO[self.method]
         return ratio * self.eps
-
-
-def check_attack_names(names: Sequence[str]) -> list[str]:
-    unknown = [name for name in names if name not in STRONG_ATTACK_NAMES]
-    if unknown or not names:
-        raise ConfigError(f"unknown attack name(s) {unknown or names!r}; known: {list(STRONG_ATTACK_NAMES)}")
-    return list(names)
 
 
 def check_eps(eps_values: Sequence[float]) -> list[float]:
@@ -193,41 +163,24 @@ class StrongAttackSettings:
 
     @classmethod
     def from_config(cls, section: Mapping) -> StrongAttackSettings:
-        def nested(kind, name):
-            try:
-                return kind(**section[name])
-            except TypeError as exc:
-                raise ConfigError(f"strong_attacks.{name}: {exc}") from exc
-
-        try:
-            settings = cls(
-                eps=tuple(check_eps(section["eps"])),
-                sanity_eps=float(section["sanity_eps"]),
-                sanity_min_error=float(section["sanity_min_error"]),
-                attacks=tuple(check_attack_names(section["attacks"])),
-                pgd=nested(PGDSettings, "pgd"),
-                square=nested(SquareSettings, "square"),
-                autoattack=nested(AutoAttackSettings, "autoattack") if "autoattack" in section else AutoAttackSettings(),
-                eot_samples=int(section["eot_samples"]),
-                transfer_sources=tuple(section["transfer_sources"]),
-                flag_tolerance_pct=float(section["flag_tolerance_pct"]),
-                seed=int(section["seed"]),
-                batch_size=int(section["batch_size"]),
-                test_images=int(section["test_images"]),
-                cascade=section.get("cascade", True),
-            )
-        except KeyError as exc:
-            raise ConfigError(f"strong_attacks lacks setting {exc}") from exc
-        check_eps([*settings.eps, settings.sanity_eps])
-        if not isinstance(settings.cascade, bool):
-            raise ConfigError(f"strong_attacks.cascade must be True or False, got {settings.cascade!r}")
-        if settings.eot_samples < 1 or settings.batch_size < 1 or settings.test_images < 1:
-            raise ConfigError(f"strong_attacks: eot_samples, batch_size and test_images must be >= 1: {settings}")
-        if not 0 <= settings.sanity_min_error <= 1:
-            raise ConfigError(
-                f"strong_attacks.sanity_min_error must be a fraction in [0, 1], got {settings.sanity_min_error}"
-            )
-        return settings
+        """The settings of a validated ``strong_attacks`` section (the schema checks its
+        values, config.checks that sanity_eps exceeds every eps)."""
+        return cls(
+            eps=tuple(sorted(float(eps) for eps in section["eps"])),
+            sanity_eps=float(section["sanity_eps"]),
+            sanity_min_error=float(section["sanity_min_error"]),
+            attacks=tuple(section["attacks"]),
+            pgd=PGDSettings(**section["pgd"]),
+            square=SquareSettings(**section["square"]),
+            autoattack=AutoAttackSettings(**section.get("autoattack", {})),
+            eot_samples=int(section["eot_samples"]),
+            transfer_sources=tuple(section["transfer_sources"]),
+            flag_tolerance_pct=float(section["flag_tolerance_pct"]),
+            seed=int(section["seed"]),
+            batch_size=int(section["batch_size"]),
+            test_images=int(section["test_images"]),
+            cascade=section.get("cascade", True),
+        )
 
     @property
     def all_eps(self) -> list[float]:
