@@ -12,14 +12,16 @@ import yaml
 from conftest import REPO, dry_run, run_snakemake, small_config_with
 from mnistrobust.config import (
     ATTACK_THREAT,
+    AUTOATTACK_VERSIONS,
+    FAST_AT_METHODS,
     FAST_REFERENCE,
     NOISES,
+    STRONG_ATTACK_NAMES,
     THREAT_MODELS,
     PGDSettings,
     SquareSettings,
     StrongAttackSettings,
     canonical,
-    check_attack_names,
     check_eps,
     check_method,
     check_noise,
@@ -256,46 +258,66 @@ def test_strong_attack_settings_from_config():
     assert settings.attacks == ("fgsm", "pgd", "eot_pgd", "transfer") and settings.transfer_sources == ("lenet",)
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        ({"eps": [-0.1, 0.2]}, "eps must lie in"),
-        ({"eps": [0.0]}, "eps must lie in"),
-        ({"pgd": {"steps": 0, "restarts": 1, "relative_step_size": 2.5}}, "steps must be an integer >= 1"),
-        ({"pgd": {"steps": 4, "restarts": 0, "relative_step_size": 2.5}}, "restarts must be an integer >= 1"),
-        ({"pgd": {"steps": 4, "restarts": 1, "relative_step_size": 2.5, "norm": 2}}, "strong_attacks.pgd"),
-        ({"attacks": ["fgsm", "carlini_wagner"]}, "unknown attack name(s) ['carlini_wagner']"),
-        ({"square": {"queries": 0, "p_init": 0.3}}, "Square queries must be an integer >= 1"),
-        ({"square": {"queries": 10, "p_init": 1.5}}, "Square p_init must be in (0, 1]"),
-        ({"square": {"queries": 10, "p_init": 0.3, "norm": 2}}, "strong_attacks.square"),
-        ({"sanity_eps": -1.0}, "eps must lie in"),
-        ({"sanity_eps": 1.5}, "eps must lie in"),
-        ({"sanity_min_error": 95}, "sanity_min_error must be a fraction"),
-        ({"eot_samples": 0}, "must be >= 1"),
-    ],
-)
-def test_bad_attack_parameters_raise_config_error(change, message):
+# Ranges the schema holds the strong_attacks section to: the settings classes built from a
+# validated section trust them.
+STRONG_ATTACK_VIOLATIONS = [
+    ({"eps": [-0.1, 0.2]}, "config.strong_attacks.eps[0]: -0.1 is less than or equal to the minimum of 0"),
+    ({"eps": [0.0, 0.1]}, "config.strong_attacks.eps[0]: 0.0 is less than or equal to the minimum of 0"),
+    ({"eps": [0.1, 1.5]}, "config.strong_attacks.eps[1]: 1.5 is greater than the maximum of 1"),
+    ({"eps": [0.1, 0.1]}, "config.strong_attacks.eps: [0.1, 0.1] has non-unique elements"),
+    ({"pgd": {"steps": 0}}, "config.strong_attacks.pgd.steps: 0 is less than the minimum of 1"),
+    ({"pgd": {"restarts": 0}}, "config.strong_attacks.pgd.restarts: 0 is less than the minimum of 1"),
+    ({"pgd": {"relative_step_size": 0}}, "config.strong_attacks.pgd.relative_step_size: 0 is less than or equal to the minimum of 0"),
+    ({"pgd": {"norm": 2}}, "config.strong_attacks.pgd: unknown key(s) 'norm'; allowed: relative_step_size, restarts, steps"),
+    (
+        {"attacks": ["fgsm", "carlini_wagner"]},
+        "config.strong_attacks.attacks[1]: 'carlini_wagner' is not allowed; allowed: 'fgsm', 'pgd', 'eot_pgd', 'square', 'transfer', 'autoattack'",
+    ),
+    ({"attacks": []}, "config.strong_attacks.attacks: [] should be non-empty"),
+    ({"square": {"queries": 0}}, "config.strong_attacks.square.queries: 0 is less than the minimum of 1"),
+    ({"square": {"p_init": 1.5}}, "config.strong_attacks.square.p_init: 1.5 is greater than the maximum of 1"),
+    ({"sanity_eps": 1.5}, "config.strong_attacks.sanity_eps: 1.5 is greater than the maximum of 1"),
+    ({"sanity_min_error": 95}, "config.strong_attacks.sanity_min_error: 95 is greater than the maximum of 1"),
+    ({"eot_samples": 0}, "config.strong_attacks.eot_samples: 0 is less than the minimum of 1"),
+    ({"autoattack": {"version": "plus"}}, "config.strong_attacks.autoattack.version: 'plus' is not allowed; allowed: 'standard', 'rand'"),
+    ({"autoattack": {"steps": 0}}, "config.strong_attacks.autoattack.steps: 0 is less than the minimum of 1"),
+    ({"cascade": "false"}, "config.strong_attacks.cascade: 'false' is not of type boolean (on the command line write False)"),
+    ({"fast_reference": {"lr_max": 0}}, "config.strong_attacks.fast_reference.lr_max: 0 is less than or equal to the minimum of 0"),
+    (
+        {"fast_reference": {"collapse_fraction": 1.5}},
+        "config.strong_attacks.fast_reference.collapse_fraction: 1.5 is greater than the maximum of 1",
+    ),
+]
+
+
+@pytest.mark.parametrize("change, line", STRONG_ATTACK_VIOLATIONS)
+def test_bad_attack_parameters_are_one_line_of_the_schema(change, line):
     with pytest.raises(ConfigError) as error:
-        StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, **change})
-    assert message in str(error.value)
+        validate(merged(default_config(), {"strong_attacks": change}), SCHEMA)
+    assert str(error.value).splitlines() == ["the configuration has 1 problem:", f"  {line}"]
 
 
-def test_strong_attack_settings_name_a_missing_setting():
-    with pytest.raises(ConfigError, match="strong_attacks lacks setting 'seed'"):
-        StrongAttackSettings.from_config({key: value for key, value in STRONG_ATTACKS_SECTION.items() if key != "seed"})
+def test_a_missing_attack_setting_is_named_by_the_schema():
+    config = default_config()
+    del config["strong_attacks"]["seed"]
+    assert schema_problems(config, yaml.safe_load(SCHEMA.read_text())) == ["config.strong_attacks: 'seed' is a required property"]
 
 
-def test_eps_and_attack_name_checks():
+def test_the_schema_enums_are_the_names_the_package_knows():
+    strong = yaml.safe_load(SCHEMA.read_text())["properties"]["strong_attacks"]["properties"]
+    assert tuple(strong["attacks"]["items"]["enum"]) == STRONG_ATTACK_NAMES
+    assert tuple(strong["autoattack"]["properties"]["version"]["enum"]) == AUTOATTACK_VERSIONS
+    assert tuple(strong["fast_reference"]["properties"]["method"]["enum"]) == FAST_AT_METHODS
+
+
+def test_eps_values_are_checked_and_sorted():
     assert check_eps([0.3, 0.1]) == [0.1, 0.3]
     with pytest.raises(ConfigError, match="repeat"):
         check_eps([0.1, 0.1])
     with pytest.raises(ConfigError, match="eps must lie in"):
         check_eps([])
-    assert check_attack_names(["pgd", "square"]) == ["pgd", "square"]
-    with pytest.raises(ConfigError, match="unknown attack"):
-        check_attack_names(["pgd", "carlini_wagner"])
-    with pytest.raises(ConfigError, match="unknown attack"):
-        check_attack_names([])
+    with pytest.raises(ConfigError, match="eps must lie in"):
+        check_eps([0.0, 0.1])
 
 
 def test_fast_reference_budget_states_the_recipe():

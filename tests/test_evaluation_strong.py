@@ -153,12 +153,3 @@ def test_a_cascaded_attack_leaves_the_rows_not_pending_alone():
     outcome = PGD(settings.pgd, settings.seed, settings.batch_size).white_box_outcome(model, x, y, settings.all_eps, pending)
     assert not outcome.fooled[~pending].any() and (outcome.abs_change[~pending] == 0).all()
     assert outcome.fooled[1, :4].all()  # eps 1 fools every image it attacks
-
-
-def test_cascade_must_be_a_boolean():
-    import pytest
-
-    from mnistrobust.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="strong_attacks.cascade must be True or False, got 'false'"):
-        StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "cascade": "false"})

@@ -1,6 +1,7 @@
 """A user's own defense as a method (nets/plugins.py, config ``methods.<name>.defense``):
 the bit-depth example under the attacks, BPDA against its masked gradient, and the
-problems a plug-in can have, each stopped before any job with a line naming it."""
+problems a plug-in can have, each stopped before any job with a line naming it (by
+``config.validate`` where its source tells, else by the smoke run the Snakefile calls)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE, dry_run, small_config_with, snakemake_command
 from mnistrobust.config import StrongAttackSettings, declared_traits, extra_threats, method_noises, validate
 from mnistrobust.errors import ConfigError
 from mnistrobust.evaluation.strong import evaluate_networks
 from mnistrobust.nets.methods import build_method
+from mnistrobust.nets.plugins import smoke_run_defenses
 from mnistrobust.reports.strong import check_flags
 
 from model_support import STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
@@ -119,6 +121,7 @@ def test_a_bad_plugin_is_named_in_one_line(tmp_path, source, message):
         (tmp_path / "mine.py").unlink(missing_ok=True)
     with pytest.raises(ConfigError) as error:
         validate(config, SCHEMA)
+        smoke_run_defenses(config)
     text = str(error.value)
     assert text.startswith("method 'mine': ") and message.format(tmp=tmp_path) in text
     assert "\n" not in text and "Traceback" not in text
@@ -127,6 +130,7 @@ def test_a_bad_plugin_is_named_in_one_line(tmp_path, source, message):
 def test_a_good_plugin_passes_and_gets_the_plain_sweeps(tmp_path):
     config = _config_with_defense(tmp_path, GOOD)
     validate(config, SCHEMA)
+    smoke_run_defenses(config)
     assert method_noises(config["methods"]["mine"]) == ["gaussian", "fgsm"]
 
 
@@ -161,7 +165,7 @@ def test_the_declared_traits_are_read_without_importing_the_file(tmp_path):
 
 
 def test_the_default_config_with_its_plugin_validates_without_torch():
-    """What Snakemake does under --software-deployment-method conda: config.py from src/, no torch."""
+    """What Snakemake does under --software-deployment-method conda: mnistrobust.config from src/, no torch."""
     script = (
         "import sys, yaml; sys.modules['torch'] = None; sys.path.insert(0, 'src')\n"
         "from mnistrobust.config import method_noises, validate\n"
@@ -172,3 +176,51 @@ def test_the_default_config_with_its_plugin_validates_without_torch():
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['gaussian', 'fgsm_oblivious', 'fgsm_bpda']"
+
+
+WRONG_SHAPE = GOOD.replace("return self.classifier(x)", "return self.classifier(x)[:, :5]")
+
+
+def test_validate_reads_a_plugin_and_the_smoke_run_builds_it(tmp_path):
+    """config stays torch-free: a class whose source declares nothing wrong passes validate;
+    building and running it (here, in front of a committee of untrained LeNets) is
+    nets.plugins' part."""
+    config = _config_with_defense(tmp_path, WRONG_SHAPE)
+    config["methods"]["mine"]["members"] = ["lenet_seed2", "lenet_seed3"]
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match=r"^method 'mine': 'Mine' returns \(2, 5\) for 2 images"):
+        smoke_run_defenses(config)
+    smoke_run_defenses(_config_with_defense(tmp_path, GOOD))
+
+
+def _small_config_with_defense(tmp_path, source: str) -> str:
+    (tmp_path / "mine.py").write_text(source)
+    defense = {"file": str(tmp_path / "mine.py"), "class": "Mine"}
+    return small_config_with(tmp_path, {"methods": {"mine": {"preprocess": "none", "members": ["lenet"], "defense": defense}}})
+
+
+def test_the_workflow_stops_a_plugin_that_fails_its_smoke_run_in_one_line(tmp_path, mnist_dir):
+    result = dry_run(tmp_path / "work", mnist_dir, "paper", config=_small_config_with_defense(tmp_path, WRONG_SHAPE))
+    assert not result.ok
+    lines = [line for line in result.output.splitlines() if "method 'mine'" in line]
+    assert lines == ["Error: method 'mine': 'Mine' returns (2, 5) for 2 images; a defense must return (N, 10) logits"]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "work" / "results").exists()
+
+
+def test_where_torch_is_missing_the_workflow_says_it_did_not_smoke_run_the_plugins(tmp_path, mnist_dir):
+    """Snakemake without the package's environment: the config is checked, the smoke run is
+    skipped in one line on stderr (a plug-in that would fail it is then the jobs' to stop)."""
+    config = _small_config_with_defense(tmp_path, WRONG_SHAPE)
+    arguments = snakemake_command(tmp_path / "work", mnist_dir, "-n", "paper", config=config)[len(SNAKEMAKE):]
+    script = (
+        "import runpy, sys\n"
+        "sys.modules['torch'] = None\n"
+        "sys.argv = ['snakemake', *sys.argv[1:]]\n"
+        "runpy.run_module('snakemake', run_name='__main__', alter_sys=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    notes = [line for line in result.stderr.splitlines() if "smoke-run" in line]
+    assert notes == ["plug-in defenses not smoke-run here: torch is not importable; each job checks its own"]
+    assert "Traceback" not in result.stderr

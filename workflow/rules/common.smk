@@ -39,6 +39,20 @@ def stop(error):
 try:
     resolve_defense_files(config, workflow.basedir)
     validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+    # Plug-in defenses run once here, before any job; where Snakemake runs without the
+    # package's environment (no torch), each job's own build of its defense checks it.
+    if any(spec.get("defense") is not None for spec in config["methods"].values()):
+        try:
+            from mnistrobust.nets.plugins import smoke_run_defenses
+        except ModuleNotFoundError as missing:
+            if missing.name != "torch":
+                raise
+            print(
+                "plug-in defenses not smoke-run here: torch is not importable; each job checks its own",
+                file=sys.stderr,
+            )
+        else:
+            smoke_run_defenses(config)
 except ConfigError as error:
     stop(error)
 

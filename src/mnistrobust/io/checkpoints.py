@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
+from ..config import LEGACY_DROPOUT_PLACEMENT, placement_matters
 from ..errors import CheckpointError
 from ..nets.models import build_model
-from ..nets.placement import LEGACY_DROPOUT_PLACEMENT, placement_matters
 from .storage import atomic_path
 
 FORMAT = "mnistrobust-checkpoint/1"

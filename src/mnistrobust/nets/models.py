@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import DROPOUT_PLACEMENTS
 from ..errors import ConfigError
 from .defenses import DAE_HIDDEN_UNITS, DenoisingAutoencoder
-from .placement import DROPOUT_PLACEMENTS
 
-# Table 1's dropout columns, named after Caffe's layers; where they act: placement.DROPOUT_PLACEMENTS.
+# Table 1's dropout columns, named after Caffe's layers; where they act: config.DROPOUT_PLACEMENTS.
 DROPOUT_SITES = ("input", "conv1", "conv2", "full", "output")
 
 

@@ -28,8 +28,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import PLUGIN_TRAITS, declared_traits
+from ..config import PLUGIN_TRAITS, declared_traits, parse_stage
 from ..errors import ConfigError
+from .models import Committee, build_model
 
 IMAGE_SHAPE = (1, 28, 28)
 CLASSES = 10
@@ -138,3 +139,22 @@ def build_plugin(defense: Mapping, classifier: nn.Module, threat: str) -> nn.Mod
     if threat != "end_to_end" and traits.differentiable:
         raise ConfigError(f"the {threat} attack needs a defense with differentiable = False; {defense['class']!r} is differentiable")
     return PluginMethod(instantiate(defense_class, classifier, defense.get("options", {})), threat).eval()
+
+
+def smoke_run_defenses(config: Mapping) -> None:
+    """Build each method's plug-in defense in front of untrained members and run it on two
+    images (:func:`inspect_defense`), so that a class that fails to import, to build or to
+    return (N, 10) stops the run before any job; the config must have passed
+    ``config.validate``. Raises ConfigError naming the method."""
+    for name, spec in config["methods"].items():
+        if spec.get("defense") is None:
+            continue
+        networks = []
+        for member in spec["members"]:
+            stage = parse_stage(member, config["adversarial"]["stages"])
+            model = config["models"][config["adversarial"]["base_model"] if stage else member]
+            networks.append(build_model(model["arch"], model["dropout"]))
+        try:
+            inspect_defense(spec["defense"], networks[0] if len(networks) == 1 else Committee(networks))
+        except ConfigError as exc:
+            raise ConfigError(f"method {name!r}: {exc}") from None
