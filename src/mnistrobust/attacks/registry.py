@@ -44,7 +44,7 @@ class Source:
     examples: torch.Tensor
 
 
-StrongAttackBuilder = Callable[[StrongAttackSettings, Log, "Source | None"], StrongAttack]
+StrongAttackBuilder = Callable[[StrongAttackSettings, Log, Source | None], StrongAttack]
 
 STRONG_ATTACKS: dict[str, StrongAttackBuilder] = {
     "fgsm": lambda settings, log, source: FGSM(settings.batch_size),
