@@ -104,6 +104,6 @@ def test_autoattack_finds_what_fgsm_misses_behind_a_masked_gradient_and_the_flag
 
 def test_the_registry_and_the_plan_know_autoattack():
     settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "autoattack"]})
-    assert isinstance(STRONG_ATTACKS["autoattack"](settings, print), AutoAttack)
+    assert isinstance(STRONG_ATTACKS["autoattack"](settings, print, None), AutoAttack)
     labels = [planned.label for planned in attack_plan(settings, ["oblivious"], False, "lowpass5_lenet")]
     assert labels == ["pgd", "pgd_oblivious", "autoattack"]  # end to end only

@@ -1,6 +1,6 @@
 """Tests for mnistrobust.attacks.core, the one core every attack stands on: the input
 gradient (with EOT), its sign (Eq. 1's direction), projection and clipping, Eq. 2,
-predictions and margins, and the registry of strong attacks."""
+predictions and margins, and eval mode for the length of an attack."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnistrobust.attacks import FGSM, PGD, STRONG_ATTACKS, AutoAttack, Square
+from mnistrobust.attacks import STRONG_ATTACKS, AutoAttack
 from mnistrobust.attacks.core import (
     absolute_change,
     clip_unit,
     distortion,
+    evaluating,
     fixed_examples_outcome,
     frozen_parameters,
     gradient_sign,
@@ -25,11 +26,11 @@ from mnistrobust.attacks.core import (
     random_start,
     total_absolute_change,
 )
-from mnistrobust.config import StrongAttackSettings
+from mnistrobust.config import AutoAttackSettings, StrongAttackSettings
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import LeNet, Stacked
 
-from model_support import STRONG_ATTACKS_SECTION, labelled_by, linear_classifier, random_set, seeded_generator, seeded_lenet
+from model_support import STRONG_ATTACKS_SECTION, labelled_by, linear_classifier, quiet, random_set, seeded_generator, seeded_lenet
 
 
 def _reference_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -206,22 +207,45 @@ def test_fixed_examples_outcome_scores_each_eps_row():
     assert outcome.dist(784) == pytest.approx((outcome.abs_change.mean(1) / 784).tolist())
 
 
-def test_the_registry_builds_every_strong_attack_from_the_settings():
-    # The values checked below, spelled out; seed 7 is not the section's 0.
-    section = {
-        **STRONG_ATTACKS_SECTION,
-        "attacks": ["fgsm", "pgd", "eot_pgd", "square", "transfer"],
-        "seed": 7,
-        "batch_size": 10,
-        "eot_samples": 3,
-    }
-    settings = StrongAttackSettings.from_config(section)
-    built = {name: build(settings, print) for name, build in STRONG_ATTACKS.items()}
-    assert set(built) == {"fgsm", "pgd", "eot_pgd", "square", "autoattack"}  # transfer is built per source
-    assert isinstance(built["fgsm"], FGSM) and built["fgsm"].batch_size == 10
-    pgd, eot = built["pgd"], built["eot_pgd"]
-    assert isinstance(pgd, PGD) and (pgd.settings, pgd.seed, pgd.batch_size, pgd.eot_samples) == (settings.pgd, 7, 10, 1)
-    assert isinstance(eot, PGD) and eot.eot_samples == 3
-    assert isinstance(built["square"], Square) and (built["square"].settings, built["square"].seed) == (settings.square, 7)
-    autoattack = built["autoattack"]
-    assert isinstance(autoattack, AutoAttack) and (autoattack.settings, autoattack.seed) == (settings.autoattack, 7)
+# ------------------------------------------------------------------ eval mode for the length of an attack
+
+
+def _modes(model: nn.Module) -> list[bool]:
+    return [module.training for module in model.modules()]
+
+
+def test_evaluating_switches_dropout_off_and_restores_each_modules_mode_also_after_an_exception():
+    model = LeNet({"input": 0.5, "full": 0.5})
+    model.reset_parameters(0)
+    model.train()
+    model.ip1.eval()  # a mixed model comes back mixed, not all in one mode
+    before = _modes(model)
+    x, _ = random_set(4)
+    with evaluating(model):
+        assert not any(_modes(model))
+        with torch.no_grad():
+            assert torch.equal(model(x), model(x))  # dropout off
+    assert _modes(model) == before
+    with pytest.raises(RuntimeError), evaluating(model):
+        raise RuntimeError("an attack that fails")
+    assert _modes(model) == before
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd", "eot_pgd", "square"])
+def test_every_registered_attack_leaves_the_models_mode_as_it_found_it(name):
+    model = LeNet({"input": 0.2, "full": 0.5})
+    model.reset_parameters(0)
+    model.train()
+    x, y = random_set(6)
+    settings = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["fgsm", "pgd", "eot_pgd", "square"]})
+    STRONG_ATTACKS[name](settings, quiet, None).outcome(model, model, x, y, [0.05])
+    assert all(_modes(model))
+
+
+def test_autoattack_leaves_the_models_mode_as_it_found_it():
+    model = LeNet({"full": 0.5})
+    model.reset_parameters(0)
+    model.train()
+    x, y = random_set(2)
+    AutoAttack(AutoAttackSettings(steps=2, square_queries=2)).examples(model, x, y, 0.05)
+    assert all(_modes(model))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mnistrobust.attacks import PGD
+from mnistrobust.attacks.core import input_gradient, project, random_start
 from mnistrobust.config import PGDSettings
 from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError
@@ -126,9 +127,9 @@ def test_more_attack_steps_stay_in_the_eps_ball_and_raise_the_loss():
     x, y = random_set(64)
     one = FastATSettings(eps=0.1, step_ratio=0.5)
     # One step is FGSM from the random start: the same example as a single update by hand.
-    start = fast_at.random_start(x, 0.1, seeded_generator(0))
-    grad, _ = fast_at.input_gradient(model, start, y, channels_last=True)
-    assert torch.equal(fast_examples(model, x, y, one, seeded_generator(0)), fast_at.project(start + 0.05 * grad.sign(), x, 0.1))
+    start = random_start(x, 0.1, seeded_generator(0))
+    grad, _ = input_gradient(model, start, y, channels_last=True)
+    assert torch.equal(fast_examples(model, x, y, one, seeded_generator(0)), project(start + 0.05 * grad.sign(), x, 0.1))
 
     five = fast_examples(model, x, y, FastATSettings(eps=0.1, step_ratio=0.5, attack_steps=5), seeded_generator(0))
     assert (five - x).abs().max() <= 0.1 + 1e-6 and five.min() >= 0 and five.max() <= 1

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from ..config import AutoAttackSettings, check_eps
-from ..progress import Progress, silent
-from ..progress import Log
-from .core import AttackOutcome, absolute_change, frozen_parameters, is_randomized, predictions
+from ..progress import Log, Progress, silent
+from .core import AttackOutcome, absolute_change, evaluating, frozen_parameters, is_randomized, predictions
 
 NUM_CLASSES = 10
 # Images per MultiAttack call. On a robust model all four components run on nearly every
@@ -65,14 +64,13 @@ class AutoAttack:
         """AutoAttack's examples at one ``eps``: for each point, the first component's example
         that fools ``model``, else the last component's."""
         version = self.version_for(model)
-        model.eval()
         import torchattacks
 
-        attack = torchattacks.MultiAttack(self.components(model, eps, version))
-        progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
-        parts = []
         size = min(self.batch_size, PROGRESS_CHUNK)
-        with frozen_parameters(model):
+        parts = []
+        progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
+        with evaluating(model), frozen_parameters(model):
+            attack = torchattacks.MultiAttack(self.components(model, eps, version))
             for start in range(0, len(images), size):
                 parts.append(attack(images[start : start + size], labels[start : start + size]))
                 progress.update(start + len(parts[-1]))

@@ -1,6 +1,6 @@
 """The one core every attack stands on: the input gradient (with EOT), projection and
-clipping, Eq. 2, predictions, and the bookkeeping of which (image, eps) pairs an attack
-has fooled.
+clipping, Eq. 2, predictions, eval mode for the length of an attack, and an attack's
+outcome. (The L-inf step is in ``steps.py``, the (image, eps) rows in ``rows.py``.)
 
 Every perturbed image is clipped to [0, 1] (docs/design.md); an L-inf attack also stays
 in the eps ball around the clean image. Classifiers return log-probabilities, so the
@@ -18,16 +18,13 @@ from torch import nn
 from torch.nn import functional as F
 
 
-
-
-
 def clip_unit(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(0.0, 1.0)
 
 
 def project(x: torch.Tensor, clean: torch.Tensor, eps) -> torch.Tensor:
     """Onto the L-inf ball of radius ``eps`` (a float or per-row radii) around ``clean``, then into [0, 1]."""
-    return torch.minimum(torch.maximum(x, clean - eps), clean + eps).clamp_(0.0, 1.0)
+    return clip_unit(torch.minimum(torch.maximum(x, clean - eps), clean + eps))
 
 
 def absolute_change(perturbed: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -68,6 +65,20 @@ def input_gradient(
 
 
 @contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode (dropout off: an attack follows the deployed network), each
+    module's own mode restored afterwards, also when the attack fails."""
+    previous = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(previous[0][1])  # through train(), for a module that overrides it
+        for module, flag in previous:
+            module.training = flag
+
+
+@contextlib.contextmanager
 def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
     """The model with ``requires_grad`` off on every parameter, restored afterwards. An attack
     needs the gradient of the input only; a library attack that calls ``backward()``
@@ -85,13 +96,11 @@ def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
 
 def gradient_sign(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """sign(grad_X L) of a whole set, as int8 (it does not depend on eps, so it is computed once)."""
-    was_training = model.training
-    model.eval()
-    signs = [
-        input_gradient(model, images[i : i + batch_size], labels[i : i + batch_size])[0].sign().to(torch.int8)
-        for i in range(0, len(images), batch_size)
-    ]
-    model.train(was_training)
+    with evaluating(model):
+        signs = [
+            input_gradient(model, images[i : i + batch_size], labels[i : i + batch_size])[0].sign().to(torch.int8)
+            for i in range(0, len(images), batch_size)
+        ]
     return torch.cat(signs)
 
 
@@ -122,7 +131,7 @@ def is_randomized(model: nn.Module) -> bool:
 def random_start(clean: torch.Tensor, eps, generator: torch.Generator) -> torch.Tensor:
     """A uniform point of the eps ball (clipped); drawn on the CPU so it repeats on any device."""
     noise = torch.rand(clean.shape, generator=generator).to(clean.device, clean.dtype)
-    return (clean + (2 * noise - 1) * eps).clamp_(0.0, 1.0)
+    return clip_unit(clean + (2 * noise - 1) * eps)
 
 
 @dataclasses.dataclass
@@ -155,74 +164,10 @@ def fixed_examples_outcome(
     return AttackOutcome(list(eps), fooled.cpu(), abs_change.cpu())
 
 
-class Successes:
-    """Which (eps, image) pairs an attack has fooled so far, and the Eq. 2 change of the
-    example that did it. A success at one eps counts at every larger eps too (the same
-    example lies inside the larger ball), so those rows stop early as well.
-
-    Speed (bench/attack_benchmark.py): all eps values run in one batch, one row per
-    (image, eps) pair, and a row leaves the batch as soon as it is settled: the error
-    counts one success per image, so iterating further on it would change nothing.
-    """
-
-    def __init__(self, images: torch.Tensor, n_eps: int):
-        self.images = images
-        self.fooled = torch.zeros(n_eps, len(images), dtype=torch.bool, device=images.device)
-        self.abs_change = torch.zeros(n_eps, len(images), dtype=torch.float64, device=images.device)
-
-    def rows(self, pending: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every (image, eps) row, image-major so that the eps values of one image share a chunk;
-        with ``pending`` (bool, eps x images) only the rows it marks (an attack of a cascade
-        runs on the rows the attacks before it left robust)."""
-        n_eps, n = self.fooled.shape
-        device = self.images.device
-        rows_image, rows_eps = torch.arange(n, device=device).repeat_interleave(n_eps), torch.arange(n_eps, device=device).repeat(n)
-        if pending is None:
-            return rows_image, rows_eps
-        keep = pending.to(device)[rows_eps, rows_image]
-        return rows_image[keep], rows_eps[keep]
-
-    def unsettled(self, rows_image: torch.Tensor, rows_eps: torch.Tensor) -> torch.Tensor:
-        return ~self.fooled[rows_eps, rows_image]
-
-    def chunks(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, batch_size: int):
-        """The rows in chunks of ``batch_size``, each without the rows settled meanwhile, with
-        the position in ``rows_image`` where the chunk started and ended (for progress lines)."""
-        for start in range(0, len(rows_image), batch_size):
-            chunk_image, chunk_eps = rows_image[start : start + batch_size], rows_eps[start : start + batch_size]
-            keep = self.unsettled(chunk_image, chunk_eps)
-            if keep.any():
-                yield start, start + len(chunk_image), chunk_image[keep], chunk_eps[keep]
-
-    def record_and_drop(self, rows_image, rows_eps, examples, success, *row_tensors) -> tuple[torch.Tensor, ...]:
-        """``record``, then return the rows (image, eps and each of ``row_tensors``) still unsettled."""
-        self.record(rows_image, rows_eps, examples, success)
-        keep = self.unsettled(rows_image, rows_eps)
-        return tuple(t[keep] for t in (rows_image, rows_eps, *row_tensors))
-
-    def record(self, rows_image: torch.Tensor, rows_eps: torch.Tensor, examples: torch.Tensor, success: torch.Tensor) -> None:
-        """Mark successes, carry them to larger eps of the same image, and note the distortion."""
-        change = absolute_change(examples, self.images[rows_image])
-        self.abs_change[rows_eps, rows_image] = torch.where(success, change, self.abs_change[rows_eps, rows_image])
-        image, level = rows_image[success], rows_eps[success]
-        for k in range(self.fooled.shape[0]):
-            newly = (level <= k) & ~self.fooled[k, image]
-            self.fooled[k, image[newly]] = True
-            self.abs_change[k, image[newly]] = change[success][newly]
-
-    def record_last(self, rows_image, rows_eps, clean, examples, success) -> None:
-        """Rows the attack is done with: their last example's change, and whether it succeeded."""
-        self.abs_change[rows_eps, rows_image] = absolute_change(examples, clean)
-        self.record(rows_image, rows_eps, examples, success)
-
-    def record_final(self, model: nn.Module, rows_image, rows_eps, clean, truth, current) -> None:
-        """Judge the rows still unbroken after the last iterate by one forward pass (one fresh
-        noise draw for a random defense); unbroken rows report their last iterate's change."""
-        if not len(rows_image):
-            return
-        with torch.inference_mode():
-            final = model(current.contiguous(memory_format=torch.channels_last)).argmax(1)
-        self.record_last(rows_image, rows_eps, clean, current, final != truth)
-
-    def outcome(self, eps: list[float]) -> AttackOutcome:
-        return AttackOutcome(eps, self.fooled.cpu(), self.abs_change.cpu())
+def only_pending(outcome: AttackOutcome, pending: torch.Tensor | None) -> AttackOutcome:
+    """``outcome`` with the rows ``pending`` (bool, eps x images) leaves out reported unfooled
+    and unchanged, as an attack that runs on the pending rows alone reports them."""
+    if pending is None:
+        return outcome
+    keep = pending.to(outcome.fooled.device)
+    return AttackOutcome(outcome.eps, outcome.fooled & keep, torch.where(keep, outcome.abs_change, 0.0))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .core import AttackOutcome, clip_unit, fixed_examples_outcome, gradient_sign, input_gradient
+from .core import AttackOutcome, clip_unit, evaluating, fixed_examples_outcome, gradient_sign, input_gradient, only_pending
 
 
 class FGSM:
@@ -22,24 +22,28 @@ class FGSM:
     @staticmethod
     def perturb(x: torch.Tensor, sign: torch.Tensor, eps: float) -> torch.Tensor:
         """Eq. 1 with a precomputed gradient sign."""
-        return torch.add(x, sign.to(x.dtype), alpha=eps).clamp_(0.0, 1.0)
+        return clip_unit(torch.add(x, sign.to(x.dtype), alpha=eps))
 
     def sign_map(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return gradient_sign(model, images, labels, self.batch_size)
 
     def outcome(
-        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
+        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float],
+        pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
         """Eq. 1 at every eps from one gradient sign of ``attacked`` per image, scored on
-        ``scored`` (the whole method; ``attacked`` is it, or its classifier alone when oblivious)."""
+        ``scored`` (the whole method; ``attacked`` is it, or its classifier alone when
+        oblivious). Rows ``pending`` (eps x images) leaves out, where given, are reported
+        unfooled: one sign serves every eps, so skipping them would save nothing."""
         outcomes = []
-        for start in range(0, len(images), self.batch_size):
-            x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
-            sign = input_gradient(attacked.eval(), x, y, channels_last=True)[0].sign()
-            examples = torch.stack([self.perturb(x, sign, e) for e in eps])
-            outcomes.append(fixed_examples_outcome(scored, x, y, examples, eps, self.batch_size))
+        with evaluating(attacked):
+            for start in range(0, len(images), self.batch_size):
+                x, y = images[start : start + self.batch_size], labels[start : start + self.batch_size]
+                sign = input_gradient(attacked, x, y, channels_last=True)[0].sign()
+                examples = torch.stack([self.perturb(x, sign, e) for e in eps])
+                outcomes.append(fixed_examples_outcome(scored, x, y, examples, eps, self.batch_size))
         fooled = torch.cat([o.fooled for o in outcomes], 1)
-        return AttackOutcome(list(eps), fooled, torch.cat([o.abs_change for o in outcomes], 1))
+        return only_pending(AttackOutcome(list(eps), fooled, torch.cat([o.abs_change for o in outcomes], 1)), pending)
 
 
 class Eq3:
@@ -54,9 +58,6 @@ class Eq3:
         self.eps, self.c = eps, c
 
     def examples(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        was_training = model.training
-        model.eval()
-        sign_step = x + self.eps * input_gradient(model, x, y)[0].sign()
-        examples = clip_unit(sign_step + self.c * input_gradient(model, sign_step, y)[0])
-        model.train(was_training)
-        return examples
+        with evaluating(model):
+            sign_step = x + self.eps * input_gradient(model, x, y)[0].sign()
+            return clip_unit(sign_step + self.c * input_gradient(model, sign_step, y)[0])

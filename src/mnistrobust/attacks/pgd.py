@@ -7,11 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import PGDSettings, check_eps
+from ..config import PGDSettings
 from ..errors import ConfigError
-from ..progress import Progress, silent
-from ..progress import Log
-from .core import AttackOutcome, Successes, fixed_examples_outcome, input_gradient, is_randomized, project, random_start
+from ..progress import Log, Progress, silent
+from .core import AttackOutcome, evaluating, fixed_examples_outcome, input_gradient
+from .rows import Chunk, RowScheduler
+from .steps import LinfStep, ascend
 
 
 class PGD:
@@ -32,19 +33,14 @@ class PGD:
         adversarial training and for transfer. Runs the model in eval mode."""
         if not eps > 0:
             raise ConfigError(f"attack eps must be positive, got {eps}")
-        was_training = model.training
-        model.eval()
         clean = x.detach()
+        step = LinfStep(clean, eps, self.settings.step_for(eps))
         if self.settings.random_start:
-            current = random_start(clean, eps, generator if generator is not None else torch.Generator().manual_seed(0))
+            start = step.random_start(generator if generator is not None else torch.Generator().manual_seed(0))
         else:
-            current = clean.clone()
-        step = self.settings.step_for(eps)
-        for _ in range(self.settings.steps):
-            grad, _ = input_gradient(model, current, y, self.eot_samples, channels_last=True)
-            current = project(current + step * grad.sign(), clean, eps)
-        model.train(was_training)
-        return current.detach()
+            start = clean.clone()
+        with evaluating(model):
+            return ascend(model, step, start, y, self.settings.steps, self.eot_samples).detach()
 
     def example_sets(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]) -> torch.Tensor:
         """Full-length examples (one restart) of a whole set at every eps: eps x images x 1 x 28 x 28."""
@@ -95,36 +91,30 @@ class PGD:
         on a 2-core CPU: the activations no longer fit the caches).
         """
         settings = self.settings
-        eps = check_eps(eps)
-        randomized = is_randomized(model)
-        model.eval()
-        eps_tensor = torch.tensor(eps, dtype=images.dtype, device=images.device)
-        successes = Successes(images, len(eps))
-        generator = torch.Generator().manual_seed(self.seed)
-        all_images, all_eps = successes.rows(pending)
+        rows = RowScheduler(model, images, labels, eps, pending, self.seed)
+        with evaluating(model):
+            for restart in range(settings.restarts):
+                todo = rows.unsettled_rows()
+                self.log(f"restart {restart + 1}/{settings.restarts}: {len(todo[0])} of {len(rows.rows[0])} (image, eps) rows unsettled")
+                progress = Progress(f"{self.name} restart {restart + 1}/{settings.restarts}: rows", len(todo[0]), self.log)
+                for chunk in rows.chunks(todo, max(1, self.batch_size // self.eot_samples)):
+                    self._attack_chunk(model, rows, chunk)
+                    progress.update(chunk.end)
+        return rows.outcome()
 
-        for restart in range(settings.restarts):
-            unsettled = successes.unsettled(all_images, all_eps)
-            rows_image, rows_eps = all_images[unsettled], all_eps[unsettled]
-            self.log(f"restart {restart + 1}/{settings.restarts}: {len(rows_image)} of {len(all_images)} (image, eps) rows unsettled")
-            progress = Progress(f"{self.name} restart {restart + 1}/{settings.restarts}: rows", len(rows_image), self.log)
-            for _, end, chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, max(1, self.batch_size // self.eot_samples)):
-                clean, truth = images[chunk_image], labels[chunk_image]
-                radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
-                step = settings.step_for(radius)
-                current = random_start(clean, radius, generator) if settings.random_start else clean.clone()
-                for _ in range(settings.steps):
-                    grad, log_probs = input_gradient(model, current, truth, self.eot_samples, channels_last=True)
-                    if not randomized:
-                        success = log_probs.argmax(1) != truth
-                        if success.any():
-                            chunk_image, chunk_eps, clean, truth, radius, current, grad = successes.record_and_drop(
-                                chunk_image, chunk_eps, current, success, clean, truth, radius, current, grad
-                            )
-                            step = settings.step_for(radius)
-                            if len(chunk_image) == 0:
-                                break
-                    current = project(current + step * grad.sign(), clean, radius)
-                successes.record_final(model, chunk_image, chunk_eps, clean, truth, current)
-                progress.update(end)
-        return successes.outcome(eps)
+    def _attack_chunk(self, model: nn.Module, rows: RowScheduler, chunk: Chunk) -> None:
+        """One restart on one chunk, each row dropped once fooled; the last iterates of the rest are judged."""
+        settings = self.settings
+        step = LinfStep(chunk.clean, chunk.radius, settings.step_for(chunk.radius))
+        current = step.random_start(rows.generator) if settings.random_start else chunk.clean.clone()
+        for _ in range(settings.steps):
+            grad, log_probs = input_gradient(model, current, chunk.truth, self.eot_samples, channels_last=True)
+            if not rows.randomized:
+                success = log_probs.argmax(1) != chunk.truth
+                if success.any():
+                    keep = rows.record(chunk, current, success)
+                    chunk, step, current, grad = chunk[keep], step[keep], current[keep], grad[keep]
+                    if len(chunk) == 0:
+                        break
+            current = step.step(current, grad)
+        rows.judge(model, chunk, current)

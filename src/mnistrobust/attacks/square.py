@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..config import SquareSettings, check_eps
-from ..progress import Progress, silent
-from ..progress import Log
-from .core import AttackOutcome, Successes, is_randomized, margin
+from ..config import SquareSettings
+from ..progress import Log, Progress, silent
+from .core import AttackOutcome, clip_unit, evaluating, margin
+from .rows import Chunk, RowScheduler
 
 
 def _patch_masks(rows: int, side: int, height: int, generator: torch.Generator, device) -> torch.Tensor:
@@ -41,55 +41,53 @@ class Square:
     ) -> AttackOutcome:
         """Black-box: queries ``scored`` only (``attacked`` is not used); only the ``pending``
         (image, eps) rows (eps x images) where given."""
-        model, settings = scored, self.settings
-        eps = check_eps(eps)
-        randomized = is_randomized(model)
-        model.eval()
-        device, height = images.device, images.shape[-1]
-        eps_tensor = torch.tensor(eps, dtype=images.dtype, device=device)
-        successes = Successes(images, len(eps))
-        generator = torch.Generator().manual_seed(self.seed)
-        rows_image, rows_eps = successes.rows(pending)
-        self.log(f"square: {len(rows_image)} (image, eps) rows, {settings.queries} queries")
+        rows = RowScheduler(scored, images, labels, eps, pending, self.seed)
+        self.log(f"square: {len(rows.rows[0])} (image, eps) rows, {self.settings.queries} queries")
+        progress = Progress(f"square ({self.settings.queries} queries): rows", len(rows.rows[0]), self.log)
+        with evaluating(scored):
+            for chunk in rows.chunks(rows.rows, self.batch_size):
+                self._attack_chunk(scored, rows, chunk, progress)
+                progress.update(chunk.end)
+        return rows.outcome()
+
+    def _attack_chunk(self, model: nn.Module, rows: RowScheduler, chunk: Chunk, progress: Progress) -> None:
+        """Every query on one chunk, each row of a deterministic model dropped once fooled."""
+        settings, generator = self.settings, rows.generator
+        device, dtype, height = chunk.clean.device, chunk.clean.dtype, chunk.clean.shape[-1]
+        start, end = chunk.start, chunk.end
 
         def signs(shape) -> torch.Tensor:
-            return (2 * torch.randint(0, 2, shape, generator=generator) - 1).to(device, images.dtype)
+            return (2 * torch.randint(0, 2, shape, generator=generator) - 1).to(device, dtype)
 
         @torch.inference_mode()
         def margins(x, truth):
             return margin(model(x.contiguous(memory_format=torch.channels_last)), truth)
 
-        progress = Progress(f"square ({settings.queries} queries): rows", len(rows_image), self.log)
-        for start, end, chunk_image, chunk_eps in successes.chunks(rows_image, rows_eps, self.batch_size):
-            clean, truth = images[chunk_image], labels[chunk_image]
-            radius = eps_tensor[chunk_eps].view(-1, 1, 1, 1)
-            best = (clean + radius * signs((len(clean), 1, 1, height))).clamp(0.0, 1.0)
-            best_margin = margins(best, truth)
-            for query in range(settings.queries):
-                progress.update(start + (end - start) * query // settings.queries)
-                if not randomized:
-                    success = best_margin < 0
-                    if success.any():
-                        chunk_image, chunk_eps, clean, truth, radius, best, best_margin = successes.record_and_drop(
-                            chunk_image, chunk_eps, best, success, clean, truth, radius, best, best_margin
-                        )
-                        if len(chunk_image) == 0:
-                            break
-                patch = _patch_masks(len(clean), settings.side(query, height), height, generator, device)
-                sign = signs((len(clean), 1, 1, 1))
-                candidate = torch.where(patch, (clean + radius * sign).clamp(0.0, 1.0), best)
-                # A patch equal to what is there already would waste the query: flip its sign.
-                unchanged = ((candidate - best).abs() * patch).flatten(1).amax(1) == 0
-                if unchanged.any():
-                    flipped = torch.where(patch, (clean - radius * sign).clamp(0.0, 1.0), best)
-                    candidate = torch.where(unchanged.view(-1, 1, 1, 1), flipped, candidate)
-                candidate_margin = margins(candidate, truth)
-                better = candidate_margin < best_margin
-                best = torch.where(better.view(-1, 1, 1, 1), candidate, best)
-                best_margin = torch.where(better, candidate_margin, best_margin)
-            if randomized:
-                successes.record_final(model, chunk_image, chunk_eps, clean, truth, best)
-            elif len(chunk_image):
-                successes.record_last(chunk_image, chunk_eps, clean, best, best_margin < 0)
-            progress.update(end)
-        return successes.outcome(eps)
+        best = clip_unit(chunk.clean + chunk.radius * signs((len(chunk), 1, 1, height)))
+        best_margin = margins(best, chunk.truth)
+        for query in range(settings.queries):
+            progress.update(start + (end - start) * query // settings.queries)
+            if not rows.randomized:
+                success = best_margin < 0
+                if success.any():
+                    keep = rows.record(chunk, best, success)
+                    chunk, best, best_margin = chunk[keep], best[keep], best_margin[keep]
+                    if len(chunk) == 0:
+                        break
+            clean, radius = chunk.clean, chunk.radius
+            patch = _patch_masks(len(clean), settings.side(query, height), height, generator, device)
+            sign = signs((len(clean), 1, 1, 1))
+            candidate = torch.where(patch, clip_unit(clean + radius * sign), best)
+            # A patch equal to what is there already would waste the query: flip its sign.
+            unchanged = ((candidate - best).abs() * patch).flatten(1).amax(1) == 0
+            if unchanged.any():
+                flipped = torch.where(patch, clip_unit(clean - radius * sign), best)
+                candidate = torch.where(unchanged.view(-1, 1, 1, 1), flipped, candidate)
+            candidate_margin = margins(candidate, chunk.truth)
+            better = candidate_margin < best_margin
+            best = torch.where(better.view(-1, 1, 1, 1), candidate, best)
+            best_margin = torch.where(better, candidate_margin, best_margin)
+        if rows.randomized:
+            rows.judge(model, chunk, best)
+        elif len(chunk):
+            rows.finish(chunk, best, best_margin < 0)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .core import AttackOutcome, fixed_examples_outcome
+from .core import AttackOutcome, fixed_examples_outcome, only_pending
 
 
 class Transfer:
@@ -19,7 +19,10 @@ class Transfer:
         self.source, self.examples, self.batch_size = source, examples, batch_size
 
     def outcome(
-        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float]
+        self, scored: nn.Module, attacked: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: Sequence[float],
+        pending: torch.Tensor | None = None,
     ) -> AttackOutcome:
+        """``attacked`` is not used: the examples were made on ``source``. Rows ``pending``
+        (eps x images) leaves out, where given, are reported unfooled."""
         examples = self.examples.to(images.device)
-        return fixed_examples_outcome(scored, images, labels, examples, eps, self.batch_size)
+        return only_pending(fixed_examples_outcome(scored, images, labels, examples, eps, self.batch_size), pending)

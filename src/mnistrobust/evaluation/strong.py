@@ -12,12 +12,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..attacks import PGD, STRONG_ATTACKS, Transfer
+from ..attacks import PGD, STRONG_ATTACKS
+from ..attacks.catalog import ATTACKS, label
 from ..attacks.core import is_randomized, predictions
-from ..progress import Log
+from ..attacks.registry import Source
 from ..config import StrongAttackSettings
-
-from ..reports.strong import CASCADED_ATTACKS, RESULT_COLUMNS, ROBUST
+from ..progress import Log
+from ..reports.strong import RESULT_COLUMNS, ROBUST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,22 +38,24 @@ class PlannedAttack:
 def attack_plan(settings: StrongAttackSettings, threats: Sequence[str], randomized: bool, method: str) -> list[PlannedAttack]:
     """The attacks run against a method, in the order they run: every attack that runs on
     all rows (FGSM, PGD and their other threat models, transfer), then the costly ones
-    (EOT-PGD, Square, AutoAttack); ``threats``: the threat models besides end to end that
-    apply to it (``config.extra_threats``)."""
+    (EOT-PGD, Square, AutoAttack), each group in the registry's order; ``threats``: the
+    threat models besides end to end that apply to it (``config.extra_threats``)."""
+    chosen = [(name, traits) for name, traits in ATTACKS.items() if name in settings.attacks]
     plan = []
-    for family in ("fgsm", "pgd"):
-        if family in settings.attacks:
-            plan.append(PlannedAttack(family, family))
-            plan.extend(PlannedAttack(f"{family}_{threat}", family, threat) for threat in threats)
-    if "transfer" in settings.attacks:
-        plan.extend(
-            PlannedAttack(f"transfer_{source}", "transfer", source=source)
-            for source in settings.transfer_sources
-            if source != method
-        )
-    for attack in CASCADED_ATTACKS:
-        if attack in settings.attacks and (attack != "eot_pgd" or randomized):
-            plan.append(PlannedAttack(attack, attack, cascaded=settings.cascade))
+    for name, traits in chosen:
+        if traits.cascaded:
+            continue
+        if traits.per_source:
+            plan.extend(
+                PlannedAttack(f"{name}_{source}", name, source=source) for source in settings.transfer_sources if source != method
+            )
+            continue
+        plan.append(PlannedAttack(name, name))
+        if traits.threat_models:
+            plan.extend(PlannedAttack(label(name, threat), name, threat) for threat in threats)
+    for name, traits in chosen:
+        if traits.cascaded and (randomized or not traits.randomized_only):
+            plan.append(PlannedAttack(name, name, cascaded=settings.cascade))
     return plan
 
 
@@ -88,16 +91,12 @@ def evaluate_networks(
     rows = [{"method": method, "attack": "clean", "eps": 0.0, "error": clean_wrong.double().mean().item(), "dist": 0.0, "added": 0.0}]
     worst = clean_wrong.expand(len(eps), -1).clone()
     for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method):
-        if planned.attack == "transfer":
-            attack = Transfer(planned.source, transfer[planned.source], settings.batch_size)
-        else:
-            attack = STRONG_ATTACKS[planned.attack](settings, log)
+        source = Source(planned.source, transfer[planned.source]) if planned.source is not None else None
+        attack = STRONG_ATTACKS[planned.attack](settings, log, source)
         attacked = network if planned.threat == "end_to_end" else attacked_networks[planned.threat]
         if planned.cascaded:
             log(f"{method} {planned.label}: {int((~worst).sum())} of {worst.numel()} (image, eps) rows still robust")
-            outcome = attack.outcome(network, attacked, images, labels, eps, pending=~worst)
-        else:
-            outcome = attack.outcome(network, attacked, images, labels, eps)
+        outcome = attack.outcome(network, attacked, images, labels, eps, pending=~worst if planned.cascaded else None)
         fooled = carried_to_larger_eps(outcome.fooled)
         added = (fooled & ~worst).double().mean(1).tolist()
         worst |= fooled

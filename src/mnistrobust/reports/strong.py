@@ -9,19 +9,14 @@ from importlib import metadata
 
 import pandas as pd
 
+from ..attacks.catalog import CASCADED_ATTACKS, THREAT_COLUMNS
 from ..config import StrongAttackSettings
 from .tables import markdown_table
 
 # One method's tidy CSV; ``added``: the share of images the attack fooled that no attack
-# before it had (the attacks run in the table's order).
+# before it had (the attacks run in the order of evaluation.strong.attack_plan).
 RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "added", "images"]
 ROBUST = "robust"  # the per-example worst case over every attack that ran
-# The costly attacks, run last: under ``strong_attacks.cascade`` each runs only on the (image,
-# eps) rows every attack before it left robust (a row already fooled cannot add to the worst
-# case), so its column is the worst case up to it, as AutoAttack reports its components.
-CASCADED_ATTACKS = ("eot_pgd", "square", "autoattack")
-# The table's columns in the order the attacks run: transfer_<source> after these, then the cascade.
-ATTACK_ORDER = ["fgsm", "pgd", "fgsm_oblivious", "pgd_oblivious", "fgsm_bpda", "pgd_bpda"]
 
 
 def check_flags(
@@ -89,8 +84,9 @@ def strong_table(results: Mapping[str, pd.DataFrame], settings: StrongAttackSett
 
 
 def _column_order(attack: str) -> tuple[int, int, str]:
-    if attack in ATTACK_ORDER:
-        return 0, ATTACK_ORDER.index(attack), attack
+    # The attacks under every threat model, threat by threat; transfer_<source> after them, then the cascade.
+    if attack in THREAT_COLUMNS:
+        return 0, THREAT_COLUMNS.index(attack), attack
     if attack in CASCADED_ATTACKS:
         return 2, CASCADED_ATTACKS.index(attack), attack
     return 1, 0, attack  # transfer_<source>, by name

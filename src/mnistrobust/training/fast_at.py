@@ -28,7 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..attacks import PGD
-from ..attacks.core import clip_unit, input_gradient, predictions, project, random_start
+from ..attacks.core import evaluating, predictions
+from ..attacks.steps import LinfStep, ascend
 from ..config import FastATSettings, PGDSettings
 from ..nets.models import module_device
 from ..progress import Progress
@@ -61,13 +62,9 @@ def fast_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: 
     """``settings.attack_steps`` signed-gradient steps from a uniform random start, as
     ``settings.method`` takes them. The gradient is taken in the model's current mode (train
     mode during training, as Wong et al.)."""
-    adversarial = random_start(x, settings.noise, generator)
-    for _ in range(settings.attack_steps):
-        grad, _ = input_gradient(model, adversarial, y, channels_last=True)
-        stepped = adversarial + settings.step * grad.sign()
-        # N-FGSM's larger noise is what prevents the collapse; projecting would undo it.
-        adversarial = clip_unit(stepped) if settings.method == "n_fgsm" else project(stepped, x, settings.eps)
-    return adversarial
+    # N-FGSM's larger noise is what prevents the collapse; projecting would undo it.
+    step = LinfStep(x, settings.eps, settings.step, start_radius=settings.noise, in_ball=settings.method != "n_fgsm")
+    return ascend(model, step, step.random_start(generator), y, settings.attack_steps)
 
 
 def keep_or_stop(guard_accuracies: Sequence[float], collapse_fraction: float) -> tuple[int, bool]:
@@ -84,13 +81,10 @@ def keep_or_stop(guard_accuracies: Sequence[float], collapse_fraction: float) ->
 def guard_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: FastATSettings) -> float:
     """PGD accuracy on the guard batch, in eval mode, from the same random starts every epoch
     (so that epochs differ by their weights only); 2.5 eps / steps is the usual step size."""
-    was_training = model.training
-    model.eval()
     attack = PGD(PGDSettings(steps=settings.guard_steps, restarts=1, random_start=True))
-    examples = attack.examples(model, images, labels, settings.eps, torch.Generator().manual_seed(settings.seed))
-    accuracy = (predictions(model, examples) == labels).float().mean().item()
-    model.train(was_training)
-    return accuracy
+    with evaluating(model):
+        examples = attack.examples(model, images, labels, settings.eps, torch.Generator().manual_seed(settings.seed))
+        return (predictions(model, examples) == labels).float().mean().item()
 
 
 def fast_adversarial_training(
