@@ -1,6 +1,6 @@
 """The repository's own rules: a README a user reads through, no references to files that
 left the repository or to folders outside it, a docstring on every rule, and workflow
-scripts that call the job layer only."""
+scripts that each hand Snakemake's values to one job function."""
 
 from __future__ import annotations
 
@@ -110,53 +110,81 @@ def test_every_rule_has_a_docstring():
     assert [missing for path in files for missing in rules_without_docstring(path)] == []
 
 
-def script_imports(path: Path) -> list[str]:
-    """Every module a script imports (relative imports as ``.name``)."""
-    modules = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            modules.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            modules.append("." * node.level + (node.module or ""))
-    return modules
+JOB_PACKAGE = "mnistrobust.jobs."
+RUNTIME = "mnistrobust.jobs.runtime"
+# What a script's job call may name besides Snakemake's object, the job's log and runtime's helpers.
+PLAIN_BUILTINS = {"list", "dict", "zip"}
 
 
-def test_workflow_scripts_import_only_from_the_job_layer():
-    scripts = sorted((REPO / "workflow" / "scripts").glob("*.py"))
-    assert scripts
-    outside = {
-        script.name: module
-        for script in scripts
-        for module in script_imports(script)
-        if not (module == "mnistrobust.jobs" or module.startswith("mnistrobust.jobs."))
-    }
-    assert outside == {}
-    assert {script.name: jobs_called(script) for script in scripts if not jobs_called(script)} == {}
-
-
-def jobs_called(path: Path) -> list[str]:
-    """The job functions (from a job module other than runtime, which every script uses for
-    its log and device) that a script calls."""
+def convention_breaches(path: Path) -> list[str]:
+    """How a workflow script departs from the one convention: a docstring, imports from the
+    job layer, then ``with job_for(snakemake) as log:`` around one call of a job function
+    (of a job module other than runtime) whose arguments come from ``snakemake``, ``log``
+    and runtime's helpers alone."""
     tree = ast.parse(path.read_text(), str(path))
-    imported = {
-        alias.asname or alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnistrobust.jobs.")
-        and node.module != "mnistrobust.jobs.runtime"
-        for alias in node.names
-    }
-    return [
-        node.func.id for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported
-    ]
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body.pop(0)
+    breaches, runtime, jobs = [], set(), set()
+    while body and isinstance(body[0], ast.ImportFrom):
+        node = body.pop(0)
+        if not (node.module or "").startswith(JOB_PACKAGE):
+            breaches.append(f"imports {node.module} (not the job layer)")
+        (runtime if node.module == RUNTIME else jobs).update(alias.asname or alias.name for alias in node.names)
+    if len(body) != 1 or not isinstance(body[0], ast.With):
+        return breaches + ["has statements other than its imports and one `with job_for(snakemake) as log:`"]
+    block = body[0]
+    opening = ast.unparse(block.items[0]) if len(block.items) == 1 else ""
+    if opening != "job_for(snakemake) as log" or "job_for" not in runtime:
+        breaches.append(f"opens `with {', '.join(ast.unparse(item) for item in block.items)}`")
+    calls = [statement.value for statement in block.body if isinstance(statement, ast.Expr)]
+    if len(block.body) != 1 or not calls or not isinstance(calls[0].func, ast.Name) or calls[0].func.id not in jobs:
+        return breaches + ["does not call exactly one job function in its `with` block"]
+    arguments = [*calls[0].args, *(keyword.value for keyword in calls[0].keywords)]
+    names = {node.id for argument in arguments for node in ast.walk(argument) if isinstance(node, ast.Name)}
+    strangers = names - {"snakemake", "log"} - runtime - PLAIN_BUILTINS
+    if strangers:
+        breaches.append(f"passes {sorted(strangers)} besides Snakemake's object and runtime's helpers")
+    return breaches
 
 
-def test_a_script_that_calls_no_job_is_found(tmp_path):
-    script = tmp_path / "thick.py"
+def test_every_workflow_script_passes_snakemakes_values_to_one_job_function():
+    scripts = sorted((REPO / "workflow" / "scripts").glob("*.py"))
+    assert len(scripts) >= 20
+    assert {script.name: convention_breaches(script) for script in scripts if convention_breaches(script)} == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "breach"),
+    [
+        ("    train_checkpoint(snakemake.input.data, log=log)\n", None),
+        ("    log('trains by hand instead')\n", "does not call exactly one job function"),
+        ("    train_checkpoint(snakemake.input.data)\n    train_checkpoint(snakemake.input.data)\n", "exactly one"),
+        ("    settings = snakemake.params\n    train_checkpoint(settings)\n", "exactly one"),
+        ("    train_checkpoint(snakemake.input.data, seed=SEED)\n", "passes ['SEED']"),
+    ],
+)
+def test_a_script_that_departs_from_the_convention_is_found(tmp_path, body, breach):
+    script = tmp_path / "script.py"
+    imports = "from mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train_checkpoint\n"
+    script.write_text(f'"""Rule x."""\n\n{imports}\nwith job_for(snakemake) as log:\n{body}')
+    breaches = convention_breaches(script)
+    assert breaches == [] if breach is None else any(breach in found for found in breaches), breaches
+
+
+def test_a_script_with_a_helper_or_an_import_beside_the_job_layer_is_found(tmp_path):
+    script = tmp_path / "script.py"
     script.write_text(
-        "from mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train_checkpoint\n"
-        "with job_for(snakemake) as log:\n    log('trains by hand instead')\n"
+        "import os\nfrom mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train\n"
+        "with job_for(snakemake) as log:\n    train(os.getcwd())\n"
     )
-    assert jobs_called(script) == []
-    script.write_text(script.read_text() + "    train_checkpoint(snakemake.input.data)\n")
-    assert jobs_called(script) == ["train_checkpoint"]
+    assert convention_breaches(script) == ["has statements other than its imports and one `with job_for(snakemake) as log:`"]
+    script.write_text(
+        "from mnistrobust.jobs.training import train\nfrom mnistrobust.data import load_split\n"
+        "with open('x') as log:\n    train(load_split)\n"
+    )
+    assert convention_breaches(script) == [
+        "imports mnistrobust.data (not the job layer)",
+        "opens `with open('x') as log`",
+        "passes ['load_split'] besides Snakemake's object and runtime's helpers",
+    ]
