@@ -188,3 +188,36 @@ def test_a_script_with_a_helper_or_an_import_beside_the_job_layer_is_found(tmp_p
         "opens `with open('x') as log`",
         "passes ['load_split'] besides Snakemake's object and runtime's helpers",
     ]
+
+
+# What writes a file: io's atomic writers, and matplotlib's and pandas' own.
+WRITERS = {
+    "atomic_path", "write_text_atomic", "save_figure", "write_csv", "save_checkpoint", "save_sign_map", "save_pool",
+    "save_transfer_examples", "save_stimuli", "savefig", "to_csv", "to_hdf", "to_parquet",
+}
+# io/ holds the writers; data/acquire.py writes the MNIST and USPS files that jobs/data.py's jobs are.
+MAY_WRITE = ("jobs/", "io/", "data/acquire.py")
+
+
+def writer_calls(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    called = [
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
+    ]
+    return [name for name in called if name in WRITERS]
+
+
+def test_only_the_job_layer_writes_files():
+    package = REPO / "src" / "mnistrobust"
+    modules = [path for path in sorted(package.rglob("*.py")) if not str(path.relative_to(package)).startswith(MAY_WRITE)]
+    assert len(modules) > 30
+    writing = {str(path.relative_to(package)): writer_calls(path) for path in modules if writer_calls(path)}
+    assert writing == {}
+
+
+def test_a_module_that_writes_is_found(tmp_path):
+    module = tmp_path / "plots.py"
+    module.write_text("def plot(figure, table, out):\n    figure.savefig(out)\n    write_csv(table, out)\n    return figure\n")
+    assert writer_calls(module) == ["savefig", "write_csv"]
