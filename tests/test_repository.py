@@ -120,7 +120,8 @@ def convention_breaches(path: Path) -> list[str]:
     """How a workflow script departs from the one convention: a docstring, imports from the
     job layer, then ``with job_for(snakemake) as log:`` around one call of a job function
     (of a job module other than runtime) whose arguments come from ``snakemake``, ``log``
-    and runtime's helpers alone."""
+    and runtime's helpers alone (also through a short name given to a part of ``snakemake``
+    before the call)."""
     tree = ast.parse(path.read_text(), str(path))
     body = list(tree.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -137,14 +138,17 @@ def convention_breaches(path: Path) -> list[str]:
     opening = ast.unparse(block.items[0]) if len(block.items) == 1 else ""
     if opening != "job_for(snakemake) as log" or "job_for" not in runtime:
         breaches.append(f"opens `with {', '.join(ast.unparse(item) for item in block.items)}`")
-    calls = [statement.value for statement in block.body if isinstance(statement, ast.Expr)]
-    if len(block.body) != 1 or not calls or not isinstance(calls[0].func, ast.Name) or calls[0].func.id not in jobs:
+    *aliases, last = block.body
+    plain = [isinstance(alias, ast.Assign) and [type(t) for t in alias.targets] == [ast.Name] for alias in aliases]
+    call = last.value if isinstance(last, ast.Expr) else None
+    if not all(plain) or not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in jobs:
         return breaches + ["does not call exactly one job function in its `with` block"]
-    arguments = [*calls[0].args, *(keyword.value for keyword in calls[0].keywords)]
-    names = {node.id for argument in arguments for node in ast.walk(argument) if isinstance(node, ast.Name)}
-    strangers = names - {"snakemake", "log"} - runtime - PLAIN_BUILTINS
-    if strangers:
-        breaches.append(f"passes {sorted(strangers)} besides Snakemake's object and runtime's helpers")
+    allowed = {"snakemake", "log"} | runtime | PLAIN_BUILTINS
+    for expression in [*(alias.value for alias in aliases), *call.args, *(keyword.value for keyword in call.keywords)]:
+        strangers = {node.id for node in ast.walk(expression) if isinstance(node, ast.Name)} - allowed
+        if strangers:
+            breaches.append(f"passes {sorted(strangers)} besides Snakemake's object and runtime's helpers")
+        allowed |= {target.id for alias in aliases if alias.value is expression for target in alias.targets}
     return breaches
 
 
@@ -160,7 +164,9 @@ def test_every_workflow_script_passes_snakemakes_values_to_one_job_function():
         ("    train_checkpoint(snakemake.input.data, log=log)\n", None),
         ("    log('trains by hand instead')\n", "does not call exactly one job function"),
         ("    train_checkpoint(snakemake.input.data)\n    train_checkpoint(snakemake.input.data)\n", "exactly one"),
-        ("    settings = snakemake.params\n    train_checkpoint(settings)\n", "exactly one"),
+        ("    settings = snakemake.params\n    train_checkpoint(settings.spec)\n", None),
+        ("    n = len(snakemake.input)\n    train_checkpoint(n)\n", "passes ['len']"),
+        ("    train_checkpoint(n)\n    n = 1\n", "exactly one"),
         ("    train_checkpoint(snakemake.input.data, seed=SEED)\n", "passes ['SEED']"),
     ],
 )

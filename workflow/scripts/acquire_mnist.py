@@ -4,6 +4,5 @@ from mnistrobust.jobs.data import acquire_mnist
 from mnistrobust.jobs.runtime import job_for
 
 with job_for(snakemake) as log:
-    acquire_mnist(
-        snakemake.output[0], snakemake.config["data"]["mnist_sources"], snakemake.config["data"]["mnist_local_dir"], log=log
-    )
+    sources = snakemake.config["data"]
+    acquire_mnist(snakemake.output[0], sources["mnist_sources"], sources["mnist_local_dir"], log=log)

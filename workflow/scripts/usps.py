@@ -4,6 +4,5 @@ from mnistrobust.jobs.data import acquire_usps
 from mnistrobust.jobs.runtime import job_for
 
 with job_for(snakemake) as log:
-    acquire_usps(
-        snakemake.output[0], snakemake.config["data"]["usps_sources"], snakemake.config["data"]["usps_local_dir"], log=log
-    )
+    sources = snakemake.config["data"]
+    acquire_usps(snakemake.output[0], sources["usps_sources"], sources["usps_local_dir"], log=log)
