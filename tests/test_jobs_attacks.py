@@ -7,6 +7,7 @@ import torch
 
 from mnistrobust.attacks.core import gradient_sign
 from mnistrobust.data import load_split
+from mnistrobust.io.checkpoints import MethodInputs
 from mnistrobust.io.hdf5 import load_sign_map
 from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.nets.defenses import LowPassFilter
@@ -28,7 +29,7 @@ def checkpoint(tmp_path):
 def test_sign_map_job_stores_the_gradient_sign_of_the_threat_models_network(mnist_h5_file, tmp_path, checkpoint, threat):
     output = tmp_path / "attacks" / "lowpass3_lenet" / "sign.h5"
     spec = {"preprocess": "lowpass3", "members": ["lenet"]}
-    make_sign_map(str(mnist_h5_file), "lowpass3_lenet", spec, [checkpoint], LOWPASS, threat, str(output), IMAGES, log=quiet)
+    make_sign_map(MethodInputs("lowpass3_lenet", spec, (checkpoint,), LOWPASS), str(mnist_h5_file), threat, str(output), IMAGES, log=quiet)
     expect = {"model": "lowpass3_lenet", "threat": threat, "members": "lenet", "images": IMAGES, "loss": "nll(log_softmax)"}
     sign, _ = load_sign_map(output, expect=expect)
     images, labels = load_split(mnist_h5_file, "test", limit=IMAGES)
@@ -48,7 +49,7 @@ def test_a_committees_sign_map_follows_its_attack_loss(mnist_h5_file, tmp_path):
     for attack_loss, sign in expected.items():
         output = tmp_path / attack_loss / "sign.h5"
         spec = {"preprocess": "none", "members": ["a", "b"], "attack_loss": attack_loss}
-        make_sign_map(str(mnist_h5_file), "c", spec, checkpoints, LOWPASS, "end_to_end", str(output), IMAGES, log=quiet)
+        make_sign_map(MethodInputs("c", spec, tuple(checkpoints), LOWPASS), str(mnist_h5_file), "end_to_end", str(output), IMAGES, log=quiet)
         stored, attrs = load_sign_map(output)
         assert torch.equal(stored, sign)
         assert attrs["loss"] == ("mean member nll" if attack_loss == "mean_member_loss" else "nll(log_softmax)")

@@ -9,6 +9,7 @@ import pytest
 from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.evaluation.sweeps import noise_strengths, sweep
+from mnistrobust.io.checkpoints import MethodInputs
 from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.jobs.evaluation import lowpass_calibration, run_sweep, run_table2_cells
 
@@ -32,9 +33,13 @@ def checkpoint(tmp_path):
     return lenet_checkpoint(tmp_path, seed=1)
 
 
+def method(name, spec, checkpoint):
+    return MethodInputs(name, spec, (checkpoint,), LOWPASS)
+
+
 def test_gaussian_sweep_job_writes_the_curve_of_the_method(mnist_h5_file, tmp_path, checkpoint):
     output = tmp_path / "sweeps" / "lenet" / "gaussian.csv"
-    curve = run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", EVALUATION, IMAGES, str(output), log=quiet)
+    curve = run_sweep(method("lenet", SPEC, checkpoint), str(mnist_h5_file), "gaussian", EVALUATION, IMAGES, str(output), log=quiet)
     written = pd.read_csv(output)
     assert list(written.columns) == ["model", "noise", "level", "strength", "dist", "error"]
     assert (written["model"] == "lenet").all() and (written["noise"] == "gaussian").all()
@@ -47,32 +52,32 @@ def test_gaussian_sweep_job_writes_the_curve_of_the_method(mnist_h5_file, tmp_pa
 def test_fgsm_sweep_job_reads_the_sign_map_of_its_threat_model(mnist_h5_file, tmp_path, checkpoint):
     data = str(mnist_h5_file)
     sign_map = tmp_path / "fgsm_sign.h5"
-    make_sign_map(data, "lenet", SPEC, [checkpoint], LOWPASS, "end_to_end", str(sign_map), IMAGES, log=quiet)
+    make_sign_map(method("lenet", SPEC, checkpoint), data, "end_to_end", str(sign_map), IMAGES, log=quiet)
     output = tmp_path / "fgsm.csv"
-    curve = run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, IMAGES, str(output), sign_map=str(sign_map), log=quiet)
+    curve = run_sweep(method("lenet", SPEC, checkpoint), data, "fgsm", EVALUATION, IMAGES, str(output), sign_map=str(sign_map), log=quiet)
     assert curve["dist"].iloc[0] == 0 and curve["dist"].iloc[-1] > 0.1
     assert curve["error"].iloc[-1] > curve["error"].iloc[0]
     # The sign map of another threat model, or of another test set size, is refused.
     oblivious = {"preprocess": "lowpass3", "members": ["lenet"]}
     with pytest.raises(DataError, match="made with model='lenet', expected 'lowpass3_lenet'"):
-        run_sweep(data, "lowpass3_lenet", oblivious, [checkpoint], LOWPASS, "fgsm_oblivious", EVALUATION, IMAGES, str(tmp_path / "o.csv"), sign_map=str(sign_map), log=quiet)
+        run_sweep(method("lowpass3_lenet", oblivious, checkpoint), data, "fgsm_oblivious", EVALUATION, IMAGES, str(tmp_path / "o.csv"), sign_map=str(sign_map), log=quiet)
     with pytest.raises(DataError, match="made with images=40, expected 20"):
-        run_sweep(data, "lenet", SPEC, [checkpoint], LOWPASS, "fgsm", EVALUATION, 20, str(tmp_path / "f.csv"), sign_map=str(sign_map), log=quiet)
+        run_sweep(method("lenet", SPEC, checkpoint), data, "fgsm", EVALUATION, 20, str(tmp_path / "f.csv"), sign_map=str(sign_map), log=quiet)
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "f.csv").exists()
 
 
 @pytest.mark.parametrize(
-    ("method", "spec", "noise", "threat"),
+    ("name", "spec", "noise", "threat"),
     [
         ("lenet", SPEC, "fgsm", "end_to_end"),
         ("lowpass3_lenet", {"preprocess": "lowpass3", "members": ["lenet"]}, "fgsm_oblivious", "oblivious"),
     ],
 )
-def test_cells_without_a_sign_map_file_compute_the_same_sign_map(mnist_h5_file, tmp_path, checkpoint, method, spec, noise, threat):
+def test_cells_without_a_sign_map_file_compute_the_same_sign_map(mnist_h5_file, tmp_path, checkpoint, name, spec, noise, threat):
     data, dists = str(mnist_h5_file), [0.0, 0.1, 0.2]
     sign_map = tmp_path / "fgsm_sign.h5"
-    make_sign_map(data, method, spec, [checkpoint], LOWPASS, threat, str(sign_map), IMAGES, log=quiet)
-    arguments = (data, method, spec, [checkpoint], LOWPASS, noise, EVALUATION, dists, IMAGES)
+    make_sign_map(method(name, spec, checkpoint), data, threat, str(sign_map), IMAGES, log=quiet)
+    arguments = (method(name, spec, checkpoint), data, noise, EVALUATION, dists, IMAGES)
     from_file = run_table2_cells(*arguments, str(tmp_path / "a.csv"), sign_map=str(sign_map), log=quiet)
     computed = run_table2_cells(*arguments, str(tmp_path / "b.csv"), log=quiet)
     pd.testing.assert_frame_equal(from_file, computed)
@@ -84,7 +89,7 @@ def test_a_sweep_that_stays_below_min_max_dist_is_an_error_and_writes_nothing(mn
     weak = {**EVALUATION, "max_strength": {"gaussian": 0.05, "fgsm": 0.6}}
     output = tmp_path / "gaussian.csv"
     with pytest.raises(ConfigError, match="below min_max_dist 0.1; raise evaluation.max_strength.gaussian"):
-        run_sweep(str(mnist_h5_file), "lenet", SPEC, [checkpoint], LOWPASS, "gaussian", weak, IMAGES, str(output), log=quiet)
+        run_sweep(method("lenet", SPEC, checkpoint), str(mnist_h5_file), "gaussian", weak, IMAGES, str(output), log=quiet)
     assert not output.exists()
 
 

@@ -13,7 +13,7 @@ from mnistrobust.attacks.core import gradient_sign
 from mnistrobust.data import load_split
 from mnistrobust.errors import ConfigError, DataError
 from mnistrobust.io.hdf5 import save_sign_map
-from mnistrobust.jobs.reporting import error_curves_figure, figure1, write_table2
+from mnistrobust.jobs.reporting import error_curves_figure, figure1, table2_job, write_table2
 from mnistrobust.reports.tables import PAPER_DISTS, REPLICATED_TABLE2_COLUMNS, TABLE2_COLUMNS, to_markdown
 
 from model_support import TABLE2_CURVES, error_curve, seeded_lenet
@@ -62,6 +62,30 @@ def test_write_table2_over_two_replicates_writes_each_cell_with_its_range(tmp_pa
     assert (clean["ours_pct"], clean["low_pct"], clean["high_pct"]) == pytest.approx((0.9, 0.8, 1.0))
     assert clean["replicates"] == 2 and clean["interval"] == "min-max" and clean["verdict"] == "reproduced"
     assert "Reproduced: 3 of 3 cells" in md_path.read_text()
+
+
+def test_table2_job_groups_the_rules_flat_lists_by_replicate(tmp_path):
+    """Replicate 1's rows then replicate 2's; curves of replicate 1 alone (replicate_curves false)."""
+    labels = ["No method", "Dropout"]
+    curves = []
+    for label in labels:
+        curves.append(str(tmp_path / f"{label}_curve.csv"))
+        error_curve([0.0, 0.1, 0.2], [0.01, 0.7, 0.9]).to_csv(curves[-1], index=False)
+    cells = []
+    for replicate, clean in ((1, 0.008), (2, 0.010)):
+        for label in labels:
+            cells.append(str(tmp_path / f"r{replicate}_{label}_cells.csv"))
+            pd.DataFrame(
+                {"target_dist": PAPER_DISTS, "strength": [0.0, 0.2, 0.4], "dist": PAPER_DISTS, "error": [clean, 0.7, 0.9]}
+            ).to_csv(cells[-1], index=False)
+    logged = []
+    csv_path, md_path = tmp_path / "table2.csv", tmp_path / "table2.md"
+    table = table2_job(labels, curves, cells, PAPER_DISTS, ["fgsm", "fgsm_oblivious"], str(csv_path), str(md_path), logged.append)
+    assert list(table["attack"]) == ["fgsm"] * 3 + ["fgsm_oblivious"] * 3
+    assert list(table["replicates"]) == [2] * 6
+    assert list(table["ours_pct"].iloc[[0, 3]]) == pytest.approx([0.9, 0.9])  # the mean of 0.8 and 1.0
+    assert logged == ["\n" + table.to_string(index=False)]
+    assert pd.read_csv(csv_path, keep_default_na=False)["ours_pct"].iloc[0] == pytest.approx(0.9)
 
 
 def test_write_table2_bad_curve_raises_and_writes_nothing(tmp_path):

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from mnistrobust.errors import ConfigError
-from mnistrobust.jobs.runtime import job, job_for, job_name
+from mnistrobust.io.checkpoints import MethodInputs
+from mnistrobust.jobs.runtime import job, job_for, job_name, method_inputs
 
 REPO_SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -132,3 +133,14 @@ def test_job_for_takes_log_threads_rule_and_wildcards_from_the_snakemake_object(
     lines = log_path.read_text().splitlines()
     assert lines[1].startswith("adversarial_stage[2] [") and lines[1].endswith("] stage 2")
     assert "1 thread(s)" in lines[0]
+
+
+def test_method_inputs_takes_the_checkpoints_from_the_rules_input_and_the_spec_from_its_params():
+    from snakemake.iocontainers import InputFiles, Params
+
+    spec, lowpass = {"preprocess": "dae", "members": ["a", "b"]}, {"filters": []}
+    params = Params(fromdict={"spec": spec, "lowpass": lowpass, "test_images": 10})
+    inputs = InputFiles(fromdict={"data": "mnist.h5", "members": ["a.pt", "b.pt"], "dae": "dae.pt"})
+    assert method_inputs("m", inputs, params) == MethodInputs("m", spec, ("a.pt", "b.pt"), lowpass, "dae.pt")
+    without_dae = InputFiles(fromdict={"data": "mnist.h5", "members": ["a.pt"]})
+    assert method_inputs("n", without_dae, params).dae is None

@@ -1,6 +1,6 @@
 """The repository's own rules: a README a user reads through, no references to files that
 left the repository or to folders outside it, a docstring on every rule, and workflow
-scripts that call the job layer only."""
+scripts that each hand Snakemake's values to one job function."""
 
 from __future__ import annotations
 
@@ -110,53 +110,120 @@ def test_every_rule_has_a_docstring():
     assert [missing for path in files for missing in rules_without_docstring(path)] == []
 
 
-def script_imports(path: Path) -> list[str]:
-    """Every module a script imports (relative imports as ``.name``)."""
-    modules = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            modules.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            modules.append("." * node.level + (node.module or ""))
-    return modules
+JOB_PACKAGE = "mnistrobust.jobs."
+RUNTIME = "mnistrobust.jobs.runtime"
+# What a script's job call may name besides Snakemake's object, the job's log and runtime's helpers.
+PLAIN_BUILTINS = {"list", "dict", "zip"}
 
 
-def test_workflow_scripts_import_only_from_the_job_layer():
-    scripts = sorted((REPO / "workflow" / "scripts").glob("*.py"))
-    assert scripts
-    outside = {
-        script.name: module
-        for script in scripts
-        for module in script_imports(script)
-        if not (module == "mnistrobust.jobs" or module.startswith("mnistrobust.jobs."))
-    }
-    assert outside == {}
-    assert {script.name: jobs_called(script) for script in scripts if not jobs_called(script)} == {}
-
-
-def jobs_called(path: Path) -> list[str]:
-    """The job functions (from a job module other than runtime, which every script uses for
-    its log and device) that a script calls."""
+def convention_breaches(path: Path) -> list[str]:
+    """How a workflow script departs from the one convention: a docstring, imports from the
+    job layer, then ``with job_for(snakemake) as log:`` around one call of a job function
+    (of a job module other than runtime) whose arguments come from ``snakemake``, ``log``
+    and runtime's helpers alone (also through a short name given to a part of ``snakemake``
+    before the call)."""
     tree = ast.parse(path.read_text(), str(path))
-    imported = {
-        alias.asname or alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnistrobust.jobs.")
-        and node.module != "mnistrobust.jobs.runtime"
-        for alias in node.names
-    }
-    return [
-        node.func.id for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in imported
+    body = list(tree.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body.pop(0)
+    breaches, runtime, jobs = [], set(), set()
+    while body and isinstance(body[0], ast.ImportFrom):
+        node = body.pop(0)
+        if not (node.module or "").startswith(JOB_PACKAGE):
+            breaches.append(f"imports {node.module} (not the job layer)")
+        (runtime if node.module == RUNTIME else jobs).update(alias.asname or alias.name for alias in node.names)
+    if len(body) != 1 or not isinstance(body[0], ast.With):
+        return breaches + ["has statements other than its imports and one `with job_for(snakemake) as log:`"]
+    block = body[0]
+    opening = ast.unparse(block.items[0]) if len(block.items) == 1 else ""
+    if opening != "job_for(snakemake) as log" or "job_for" not in runtime:
+        breaches.append(f"opens `with {', '.join(ast.unparse(item) for item in block.items)}`")
+    *aliases, last = block.body
+    plain = [isinstance(alias, ast.Assign) and [type(t) for t in alias.targets] == [ast.Name] for alias in aliases]
+    call = last.value if isinstance(last, ast.Expr) else None
+    if not all(plain) or not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in jobs:
+        return breaches + ["does not call exactly one job function in its `with` block"]
+    allowed = {"snakemake", "log"} | runtime | PLAIN_BUILTINS
+    for expression in [*(alias.value for alias in aliases), *call.args, *(keyword.value for keyword in call.keywords)]:
+        strangers = {node.id for node in ast.walk(expression) if isinstance(node, ast.Name)} - allowed
+        if strangers:
+            breaches.append(f"passes {sorted(strangers)} besides Snakemake's object and runtime's helpers")
+        allowed |= {target.id for alias in aliases if alias.value is expression for target in alias.targets}
+    return breaches
+
+
+def test_every_workflow_script_passes_snakemakes_values_to_one_job_function():
+    scripts = sorted((REPO / "workflow" / "scripts").glob("*.py"))
+    assert len(scripts) >= 20
+    assert {script.name: convention_breaches(script) for script in scripts if convention_breaches(script)} == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "breach"),
+    [
+        ("    train_checkpoint(snakemake.input.data, log=log)\n", None),
+        ("    log('trains by hand instead')\n", "does not call exactly one job function"),
+        ("    train_checkpoint(snakemake.input.data)\n    train_checkpoint(snakemake.input.data)\n", "exactly one"),
+        ("    settings = snakemake.params\n    train_checkpoint(settings.spec)\n", None),
+        ("    n = len(snakemake.input)\n    train_checkpoint(n)\n", "passes ['len']"),
+        ("    train_checkpoint(n)\n    n = 1\n", "exactly one"),
+        ("    train_checkpoint(snakemake.input.data, seed=SEED)\n", "passes ['SEED']"),
+    ],
+)
+def test_a_script_that_departs_from_the_convention_is_found(tmp_path, body, breach):
+    script = tmp_path / "script.py"
+    imports = "from mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train_checkpoint\n"
+    script.write_text(f'"""Rule x."""\n\n{imports}\nwith job_for(snakemake) as log:\n{body}')
+    breaches = convention_breaches(script)
+    assert breaches == [] if breach is None else any(breach in found for found in breaches), breaches
+
+
+def test_a_script_with_a_helper_or_an_import_beside_the_job_layer_is_found(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os\nfrom mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train\n"
+        "with job_for(snakemake) as log:\n    train(os.getcwd())\n"
+    )
+    assert convention_breaches(script) == ["has statements other than its imports and one `with job_for(snakemake) as log:`"]
+    script.write_text(
+        "from mnistrobust.jobs.training import train\nfrom mnistrobust.data import load_split\n"
+        "with open('x') as log:\n    train(load_split)\n"
+    )
+    assert convention_breaches(script) == [
+        "imports mnistrobust.data (not the job layer)",
+        "opens `with open('x') as log`",
+        "passes ['load_split'] besides Snakemake's object and runtime's helpers",
     ]
 
 
-def test_a_script_that_calls_no_job_is_found(tmp_path):
-    script = tmp_path / "thick.py"
-    script.write_text(
-        "from mnistrobust.jobs.runtime import job_for\nfrom mnistrobust.jobs.training import train_checkpoint\n"
-        "with job_for(snakemake) as log:\n    log('trains by hand instead')\n"
-    )
-    assert jobs_called(script) == []
-    script.write_text(script.read_text() + "    train_checkpoint(snakemake.input.data)\n")
-    assert jobs_called(script) == ["train_checkpoint"]
+# What writes a file: io's atomic writers, and matplotlib's and pandas' own.
+WRITERS = {
+    "atomic_path", "write_text_atomic", "save_figure", "write_csv", "save_checkpoint", "save_sign_map", "save_pool",
+    "save_transfer_examples", "save_stimuli", "savefig", "to_csv", "to_hdf", "to_parquet",
+}
+# io/ holds the writers; data/acquire.py writes the MNIST and USPS files that jobs/data.py's jobs are.
+MAY_WRITE = ("jobs/", "io/", "data/acquire.py")
+
+
+def writer_calls(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    called = [
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
+    ]
+    return [name for name in called if name in WRITERS]
+
+
+def test_only_the_job_layer_writes_files():
+    package = REPO / "src" / "mnistrobust"
+    modules = [path for path in sorted(package.rglob("*.py")) if not str(path.relative_to(package)).startswith(MAY_WRITE)]
+    assert len(modules) > 30
+    writing = {str(path.relative_to(package)): writer_calls(path) for path in modules if writer_calls(path)}
+    assert writing == {}
+
+
+def test_a_module_that_writes_is_found(tmp_path):
+    module = tmp_path / "plots.py"
+    module.write_text("def plot(figure, table, out):\n    figure.savefig(out)\n    write_csv(table, out)\n    return figure\n")
+    assert writer_calls(module) == ["savefig", "write_csv"]

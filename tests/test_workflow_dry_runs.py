@@ -17,8 +17,8 @@ import yaml
 from conftest import REPO, dry_run, run_snakemake, small_config_with, snakemake_command
 
 
-def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, config=str(REPO / "config.yaml"))
+def test_default_dag_dry_run_plans_the_full_study(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, config=str(REPO / "config.yaml"))
     assert result.ok, result.output
     assert result.jobs == {
         "mnist": 1,
@@ -45,8 +45,8 @@ def test_default_dag_dry_run_plans_the_full_study(tmp_path, mnist_dir):
     }
 
 
-def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, "paper", config=str(REPO / "config.yaml"))
+def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, "paper", config=str(REPO / "config.yaml"))
     jobs = result.jobs
     assert jobs["table2"] == 1 and jobs["sweep"] == 39 and jobs["error_curves_figure"] == 7
     assert jobs["table2_cells"] == len(yaml.safe_load((REPO / "config.yaml").read_text())["table2"]["rows"])
@@ -68,8 +68,8 @@ def test_paper_target_plans_the_robustness_study_without_the_human_study(tmp_pat
         ("results/figures/fig99.png", "No rule to produce results/figures/fig99.png"),
     ],
 )
-def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target, message):
-    result = dry_run(tmp_path, mnist_dir, target)
+def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, no_data_dir, target, message):
+    result = dry_run(tmp_path, no_data_dir, target)
     assert not result.ok
     assert message in result.output
     assert "Traceback" not in result.output
@@ -83,10 +83,10 @@ def test_unknown_model_or_noise_in_a_target_names_it(tmp_path, mnist_dir, target
         (("results/sweeps/nosuch/fgsm.csv",), {}, "unknown method 'nosuch'"),
     ],
 )
-def test_the_command_line_exits_non_zero_naming_the_problem(tmp_path, mnist_dir, args, override, message):
+def test_the_command_line_exits_non_zero_naming_the_problem(tmp_path, no_data_dir, args, override, message):
     """The real command line (the other dry runs use Snakemake's API in-process)."""
     workdir = tmp_path / "work"
-    result = run_snakemake(workdir, mnist_dir, "-n", *args, config=small_config_with(tmp_path, override), check=False)
+    result = run_snakemake(workdir, no_data_dir, "-n", *args, config=small_config_with(tmp_path, override), check=False)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -109,20 +109,20 @@ def test_corrupt_data_file_stops_the_data_rule_and_leaves_nothing(tmp_path, mnis
     assert not (workdir / "results/data").exists() or list((workdir / "results/data").iterdir()) == []
 
 
-def test_asking_for_one_curve_runs_only_what_it_needs(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, "results/sweeps/lenet/gaussian.csv")
+def test_asking_for_one_curve_runs_only_what_it_needs(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, "results/sweeps/lenet/gaussian.csv")
     assert result.jobs == {"mnist": 1, "train_model": 1, "sweep": 1}
 
 
-def test_asking_for_one_adversarial_stage_runs_its_chain_only(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, "results/adversarial/stage2.pt")
+def test_asking_for_one_adversarial_stage_runs_its_chain_only(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, "results/adversarial/stage2.pt")
     assert result.jobs == {"mnist": 1, "train_model": 1, "adversarial_pool": 2, "adversarial_stage": 2}
 
 
 @pytest.mark.slow
-def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, mnist_dir):
+def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, no_data_dir):
     lint = subprocess.run(
-        snakemake_command(tmp_path, mnist_dir, "--lint"), capture_output=True, text=True, timeout=300
+        snakemake_command(tmp_path, no_data_dir, "--lint"), capture_output=True, text=True, timeout=300
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "good condition" in lint.stdout + lint.stderr
@@ -143,13 +143,13 @@ def test_python_code_has_no_undefined_or_unused_names():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independent_ones(tmp_path, mnist_dir):
-    one = dry_run(tmp_path / "one", mnist_dir, "paper", config=str(REPO / "config.yaml"))
+def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independent_ones(tmp_path, no_data_dir):
+    one = dry_run(tmp_path / "one", no_data_dir, "paper", config=str(REPO / "config.yaml"))
     assert one.ok, one.output
     assert not re.search(r"results/(logs/|benchmarks/)?r[0-9]+/", one.output)  # replicate 1: today's paths
     default_with_three = tmp_path / "replicates3.yaml"  # merged over config.yaml, as --configfile is
     default_with_three.write_text("replicates: 3\n")
-    three = dry_run(tmp_path / "three", mnist_dir, "paper", config=str(default_with_three))
+    three = dry_run(tmp_path / "three", no_data_dir, "paper", config=str(default_with_three))
     assert three.ok, three.output
     jobs = three.jobs
     for rule in ("sweep", "table2_cells", "fgsm_sign_map", "adversarial_pool", "adversarial_stage", "train_dae"):
@@ -161,17 +161,17 @@ def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independe
     assert jobs["table2"] == 1 and jobs["error_curves_figure"] == one.jobs["error_curves_figure"]
 
 
-def test_a_replicate_beyond_the_configured_count_is_named(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, "results/r4/sweeps/lenet/fgsm.csv")
+def test_a_replicate_beyond_the_configured_count_is_named(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, "results/r4/sweeps/lenet/fgsm.csv")
     assert not result.ok
     assert "replicate 4 is not configured (replicates: 1); add --config replicates=4" in result.output
 
 
-def test_replicates_without_curves_add_their_training_and_table2_cells_only(tmp_path, mnist_dir):
-    one = dry_run(tmp_path / "one", mnist_dir, "paper", config=str(REPO / "config.yaml")).jobs
+def test_replicates_without_curves_add_their_training_and_table2_cells_only(tmp_path, no_data_dir):
+    one = dry_run(tmp_path / "one", no_data_dir, "paper", config=str(REPO / "config.yaml")).jobs
     cheap = tmp_path / "cheap.yaml"
     cheap.write_text("replicates: 2\nreplicate_curves: false\n")
-    two = dry_run(tmp_path / "two", mnist_dir, "paper", config=str(cheap)).jobs
+    two = dry_run(tmp_path / "two", no_data_dir, "paper", config=str(cheap)).jobs
     assert two["sweep"] == one["sweep"] and two["table2_cells"] == 2 * one["table2_cells"]
     assert two["adversarial_stage"] == 2 * one["adversarial_stage"] and two["train_dae"] == 2
     # no sign map files: replicate 2's cell jobs make their own, as nothing else reads them

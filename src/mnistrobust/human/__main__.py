@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from ..errors import MnistRobustError
+from ..jobs.human import export_responses
 from .server import make_experiment_server
-from .tidy import export_responses
 
 DEFAULT_STIMULI = "results/human/subjects_stimuli.h5"
 DEFAULT_DB = "human_study/responses.sqlite"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..io.storage import save_figure
 from ..reports.plots import plt  # plt with the file-only Agg backend plots selects
 from .stimuli import FGSM, GAUSSIAN, NATURAL, USPS
 from .tidy import HUMAN, LENET, SIMULATED
@@ -35,7 +33,7 @@ def _curve(summary: pd.DataFrame, population: str, noise: str) -> pd.DataFrame:
     return rows.sort_values("level")
 
 
-def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float, output: str | os.PathLike) -> None:
+def figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float) -> plt.Figure:
     """Mean accuracy against the level's design dist for each noise type, bands = confidence region
     (clipped to the possible 0..100%); USPS digits as one point per population."""
     figure, axes = plt.subplots(
@@ -76,4 +74,4 @@ def plot_figure8(summary: pd.DataFrame, notes: Sequence[str], confidence: float,
     )
     for index, note in enumerate(notes):
         figure.text(0.5, -0.04 - 0.05 * index, note, ha="center", va="top", fontsize=11, color="darkred", weight="bold")
-    save_figure(figure, output)
+    return figure

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..io.hdf5 import StimulusSets, load_stimuli
-from ..io.storage import write_csv
+from ..io.hdf5 import StimulusSets
 from .responses import ANSWER_COLUMNS, read_database
 
 PathLike = str | os.PathLike
@@ -106,10 +105,3 @@ def _read_export(path: Path, sets: StimulusSets) -> pd.DataFrame:
         raise DataError(f"{path}: population must be all {HUMAN!r} or all {SIMULATED!r}, found {sorted(populations)}")
     # Rebuilt from the stimulus file, so an edited label or noise column cannot slip in.
     return tidy_answers(sets, exported[ANSWER_COLUMNS], populations.pop() if populations else HUMAN)
-
-
-def export_responses(stimuli_path: PathLike, db_path: PathLike, output: PathLike) -> int:
-    """Write the tidy responses CSV for sharing; returns the number of answers."""
-    tidy = read_responses(db_path, load_stimuli(stimuli_path))
-    write_csv(tidy, output)
-    return len(tidy)

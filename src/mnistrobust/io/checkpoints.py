@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -82,3 +83,22 @@ def load_method(
     members = [loaded(path) for path in member_checkpoints]
     dae = loaded(dae_checkpoint) if dae_checkpoint is not None else None
     return build_method(name, spec, members, lowpass, dae, threat, attacker)
+
+
+@dataclass(frozen=True)
+class MethodInputs:
+    """What a configured method is built from: its name and spec (config ``methods.<name>``),
+    its members' checkpoints in the order of ``spec["members"]``, the config's ``lowpass``
+    settings and, for DAE preprocessing, the DAE's checkpoint."""
+
+    name: str
+    spec: dict
+    members: tuple[str, ...]
+    lowpass: dict
+    dae: str | None = None
+
+    def load(self, threat: str = "end_to_end", attacker: bool = False) -> torch.nn.Module:
+        """The method on the CPU in eval mode: under ``threat``, the network scored
+        (``end_to_end``) or the one an attacker differentiates; ``attacker``: the network
+        whose gradient an attack takes (``nets.methods.build_method``)."""
+        return load_method(self.name, self.spec, self.members, self.lowpass, self.dae, threat, attacker)

@@ -1,4 +1,4 @@
-"""Every HDF5 layout the rules pass between them, beside the MNIST file (data.py):
+"""Every HDF5 layout the rules pass between them, beside the MNIST file (data/acquire.py):
 gradient-sign maps, adversarial pools, transfer examples and the human study's stimulus
 sets. Written atomically; checked on reading against the attributes that say what they
 were made from, so a file made with other settings is an error, not a result."""

@@ -15,12 +15,12 @@ from ..data import load_split, load_usps
 from ..errors import ConfigError, DataError
 from ..human.analysis import human_side, no_human_side, summarize_study
 from ..human.analysis import lenet_answers as classify_own_sets
-from ..human.figure8 import plot_figure8
+from ..human.figure8 import figure8
 from ..human.stimuli import StimulusPools, draw_stimulus_sets, stimulus_set_ids
 from ..human.tidy import LENET, TIDY_COLUMNS, read_responses
 from ..io.checkpoints import load_model
 from ..io.hdf5 import load_sign_map, load_stimuli, save_stimuli
-from ..io.storage import write_csv
+from ..io.storage import save_figure, write_csv
 from ..progress import Log
 
 PathLike = str | os.PathLike
@@ -99,8 +99,16 @@ def analyse(
     per_unit, summary = summarize_study(sets, lenets, humans, confidence, log)
     write_csv(per_unit, per_unit_csv)
     write_csv(summary, summary_csv)
-    plot_figure8(summary, notes, confidence, figure)
+    save_figure(figure8(summary, notes, confidence), figure)
     return summary
+
+
+def export_responses(stimuli_path: PathLike, db_path: PathLike, output: PathLike) -> int:
+    """Write the tidy responses CSV for sharing (``python -m mnistrobust.human export``);
+    returns the number of answers."""
+    tidy = read_responses(db_path, load_stimuli(stimuli_path))
+    write_csv(tidy, output)
+    return len(tidy)
 
 
 def _read_lenet_answers(path: PathLike) -> pd.DataFrame:

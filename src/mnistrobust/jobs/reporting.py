@@ -45,6 +45,36 @@ def write_table2(
     return table
 
 
+def table2_job(
+    labels: Sequence[str],
+    curve_paths: Sequence[str],
+    cell_paths: Sequence[str],
+    dists: Sequence[float],
+    attacks: Sequence[str],
+    csv_path: str,
+    markdown_path: str,
+    log: Log = print,
+) -> pd.DataFrame:
+    """:func:`write_table2` from the rule's flat lists (replicate 1's rows in the order of
+    ``labels``, then replicate 2's, ...; fewer replicates of curves than of cells with config
+    replicate_curves false); ``attacks`` names each label's noise. Logs the table."""
+
+    def per_replicate(paths: Sequence[str]) -> list[dict[str, str]]:
+        paths = list(paths)
+        return [dict(zip(labels, paths[start : start + len(labels)])) for start in range(0, len(paths), len(labels))]
+
+    table = write_table2(
+        per_replicate(curve_paths),
+        dists,
+        csv_path=csv_path,
+        markdown_path=markdown_path,
+        attacks=dict(zip(labels, attacks)),
+        replicate_cells=per_replicate(cell_paths),
+    )
+    log("\n" + table.to_string(index=False))
+    return table
+
+
 def error_curves_figure(
     curve_specs: Sequence[Mapping[str, str]],
     paths: Sequence[str],

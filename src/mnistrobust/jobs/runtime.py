@@ -1,5 +1,5 @@
 """What every workflow job does around its work: thread count, a log file that names the
-job on every line, clear errors, and the torch device."""
+job on every line, clear errors, the torch device, and a method's inputs as one value."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..progress import Log
 if TYPE_CHECKING:
     import torch
 
+    from ..io.checkpoints import MethodInputs
 
 
 def job_name(rule: str, wildcards: Any = None) -> str:
@@ -91,3 +92,11 @@ def resolve_device(name: str) -> torch.device:
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
     return device
+
+
+def method_inputs(name: str, inputs: Any, params: Any) -> MethodInputs:
+    """The method ``name`` of a rule whose inputs name its checkpoints (``members``, ``dae``
+    for DAE preprocessing) and whose params hold its ``spec`` and the ``lowpass`` settings."""
+    from ..io.checkpoints import MethodInputs  # here: the jobs without torch import this module too
+
+    return MethodInputs(name, params.spec, tuple(inputs.members), params.lowpass, inputs.get("dae"))

@@ -3,7 +3,7 @@ training reference, one method under every attack, and the table and figure that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pandas as pd
 import torch
@@ -13,54 +13,32 @@ from ..data import load_split
 from ..errors import ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
 from ..attacks.core import is_randomized
-from ..io.checkpoints import load_method
+from ..io.checkpoints import MethodInputs
 from ..io.hdf5 import load_transfer_examples, save_transfer_examples
 from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
 from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
 from ..training.fast_at import FastATSettings, fast_adversarial_training
+from .evaluation import method_and_test_images
 from .training import initialised_model, save_trained
 
 
 def make_transfer_examples(
+    source: MethodInputs,
     data_h5: str,
-    source: str,
-    spec: dict,
-    member_checkpoints: Sequence[str],
-    lowpass: dict,
     settings: Mapping,
     output_h5: str,
-    dae_checkpoint: str | None = None,
     device: torch.device | str = "cpu",
     log: Log = print,
 ) -> torch.Tensor:
     """PGD examples of ``source`` at every eps, stored for scoring on the other methods."""
-    settings, network, images, labels = _method_and_test_images(
-        data_h5, source, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
-    )
-    examples = transfer_examples(network, images.to(device), labels.to(device), settings, source, log).cpu()
-    attrs = {"source": source, "eps": settings.all_eps, "images": len(images), "steps": settings.pgd.steps}
+    settings = StrongAttackSettings.from_config(settings)
+    network, images, labels = method_and_test_images(source, data_h5, settings.test_images, device)
+    examples = transfer_examples(network, images.to(device), labels.to(device), settings, source.name, log).cpu()
+    attrs = {"source": source.name, "eps": settings.all_eps, "images": len(images), "steps": settings.pgd.steps}
     save_transfer_examples(output_h5, examples, attrs)
     return examples
-
-
-def _method_and_test_images(
-    data_h5: str,
-    method: str,
-    spec: dict,
-    member_checkpoints: Sequence[str],
-    lowpass: dict,
-    settings: Mapping,
-    dae_checkpoint: str | None,
-    device: torch.device | str,
-) -> tuple[StrongAttackSettings, torch.nn.Module, torch.Tensor, torch.Tensor]:
-    """The checked strong-attack settings, the method's network (end to end) on ``device``, and
-    the test images and labels (on the CPU) the settings attack."""
-    settings = StrongAttackSettings.from_config(settings)
-    network = load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint).to(device)
-    images, labels = load_split(data_h5, "test", limit=settings.test_images)
-    return settings, network, images, labels
 
 
 def train_fast_reference(
@@ -93,41 +71,33 @@ def train_fast_reference(
 
 
 def evaluate_method(
+    method: MethodInputs,
     data_h5: str,
-    method: str,
-    spec: dict,
-    member_checkpoints: Sequence[str],
-    lowpass: dict,
     settings: Mapping,
     output_csv: str,
     transfer_files: Mapping[str, str] | None = None,
-    dae_checkpoint: str | None = None,
     device: torch.device | str = "cpu",
     log: Log = print,
 ) -> pd.DataFrame:
     """Evaluate one configured method (or the reference) and write its tidy CSV."""
-    settings, network, images, labels = _method_and_test_images(
-        data_h5, method, spec, member_checkpoints, lowpass, settings, dae_checkpoint, device
-    )
-    attacked_networks = {
-        threat: load_method(method, spec, member_checkpoints, lowpass, dae_checkpoint, threat=threat).to(device)
-        for threat in extra_threats(spec)
-    }
+    settings = StrongAttackSettings.from_config(settings)
+    network, images, labels = method_and_test_images(method, data_h5, settings.test_images, device)
+    attacked_networks = {threat: method.load(threat=threat).to(device) for threat in extra_threats(method.spec)}
     transfer = {}
     if "transfer" in settings.attacks:
         transfer_files = transfer_files or {}
-        missing = [s for s in settings.transfer_sources if s != method and s not in transfer_files]
+        missing = [s for s in settings.transfer_sources if s != method.name and s not in transfer_files]
         if missing:
-            raise ConfigError(f"evaluating {method}: no transfer examples given for source(s) {missing}")
+            raise ConfigError(f"evaluating {method.name}: no transfer examples given for source(s) {missing}")
         transfer = {
             s: load_transfer_examples(path, s, settings.all_eps, len(images))
             for s, path in transfer_files.items()
-            if s != method
+            if s != method.name
         }
-    plan = [planned.label for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method)]
-    log(f"{method}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
+    plan = [planned.label for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method.name)]
+    log(f"{method.name}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
     table = evaluate_networks(
-        method, network, attacked_networks, images.to(device), labels.to(device), settings, transfer, log=log
+        method.name, network, attacked_networks, images.to(device), labels.to(device), settings, transfer, log=log
     )
     write_csv(table, output_csv, float_format="%.6g")
     return table

@@ -1,0 +1,50 @@
+"""Tests for mnistrobust.jobs.strong_attacks: a transfer source's examples and one method's
+strong evaluation from its MethodInputs, on a few real test digits."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mnistrobust.errors import ConfigError
+from mnistrobust.io.checkpoints import MethodInputs
+from mnistrobust.io.hdf5 import load_transfer_examples
+from mnistrobust.jobs.strong_attacks import evaluate_method, make_transfer_examples
+from mnistrobust.reports.strong import RESULT_COLUMNS
+
+from model_support import lenet_checkpoint, quiet
+
+LOWPASS = {"filters": [{"size": 3, "variance": 7.0}], "noise_sigma": 0.0, "noise_seed": 0}
+SETTINGS = {
+    "test_images": 20,
+    "eps": [0.1, 0.3],
+    "sanity_eps": 1.0,
+    "sanity_min_error": 0.5,
+    "attacks": ["fgsm", "pgd", "transfer"],
+    "pgd": {"steps": 2, "restarts": 1, "relative_step_size": 2.5},
+    "square": {"queries": 5, "p_init": 0.3},
+    "eot_samples": 1,
+    "transfer_sources": ["lenet"],
+    "flag_tolerance_pct": 1.0,
+    "seed": 0,
+    "batch_size": 20,
+}
+
+
+def lenet_method(folder, name, seed):
+    return MethodInputs(name, {"preprocess": "none", "members": [name]}, (lenet_checkpoint(folder, seed, name),), LOWPASS)
+
+
+def test_a_method_is_scored_on_the_examples_of_a_transfer_source(mnist_h5_file, tmp_path):
+    source, target = lenet_method(tmp_path, "lenet", 1), lenet_method(tmp_path, "other", 2)
+    examples_path = tmp_path / "transfer" / "lenet.h5"
+    examples = make_transfer_examples(source, str(mnist_h5_file), SETTINGS, str(examples_path), log=quiet)
+    assert examples.shape == (3, 20, 1, 28, 28)  # the eps, then sanity_eps
+    assert load_transfer_examples(examples_path, "lenet", (0.1, 0.3, 1.0), 20).shape == examples.shape
+    output = tmp_path / "methods" / "other.csv"
+    table = evaluate_method(target, str(mnist_h5_file), SETTINGS, str(output), {"lenet": str(examples_path)}, log=quiet)
+    written = pd.read_csv(output)
+    assert list(written.columns) == RESULT_COLUMNS and len(written) == len(table)
+    assert {"clean", "fgsm", "pgd", "transfer_lenet"} <= set(written["attack"])
+    with pytest.raises(ConfigError, match="evaluating other: no transfer examples given for source"):
+        evaluate_method(target, str(mnist_h5_file), SETTINGS, str(tmp_path / "none.csv"), log=quiet)
