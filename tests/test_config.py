@@ -463,8 +463,8 @@ def test_validate_fills_the_defaults_the_schema_gives():
 
 
 @pytest.mark.parametrize(("override", "named"), CONFIG_ERRORS)
-def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist_dir, override, named):
-    result = dry_run(tmp_path, mnist_dir, config=small_config_with(tmp_path, override))
+def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, no_data_dir, override, named):
+    result = dry_run(tmp_path, no_data_dir, config=small_config_with(tmp_path, override))
     assert not result.ok
     assert named in result.output
     assert "Traceback" not in result.output
@@ -481,15 +481,15 @@ def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, mnist
         ({"transfer_sources": ["nosuch"]}, "transfer_sources names 'nosuch'"),
     ],
 )
-def test_workflow_rejects_bad_attack_parameters_before_any_job(tmp_path, mnist_dir, strong, message):
-    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=small_config_with(tmp_path, {"strong_attacks": strong}))
+def test_workflow_rejects_bad_attack_parameters_before_any_job(tmp_path, no_data_dir, strong, message):
+    result = dry_run(tmp_path / "work", no_data_dir, "strong_attacks", config=small_config_with(tmp_path, {"strong_attacks": strong}))
     assert not result.ok
     assert message in result.output
     assert not (tmp_path / "work" / "results").exists()
 
 
-def test_an_unknown_target_word_lists_the_named_targets(tmp_path, mnist_dir):
-    result = dry_run(tmp_path, mnist_dir, "paperr")
+def test_an_unknown_target_word_lists_the_named_targets(tmp_path, no_data_dir):
+    result = dry_run(tmp_path, no_data_dir, "paperr")
     assert not result.ok
     assert "unknown target 'paperr'" in result.output
     for name in ("all", "paper", "strong_attacks"):
@@ -498,13 +498,13 @@ def test_an_unknown_target_word_lists_the_named_targets(tmp_path, mnist_dir):
 
 
 @pytest.mark.slow
-def test_the_command_line_names_a_config_typo_in_a_few_lines(tmp_path, mnist_dir):
+def test_the_command_line_names_a_config_typo_in_a_few_lines(tmp_path, no_data_dir):
     """The real command line: a non-zero exit and the problem in a few lines, without a
     traceback or the schema dumped (Snakemake's banner lines come with it)."""
     config = tmp_path / "typo.yaml"
     config.write_text("baseline_methd: lenet\n")
     workdir = tmp_path / "work"
-    result = run_snakemake(workdir, mnist_dir, "-n", config=str(config), check=False)
+    result = run_snakemake(workdir, no_data_dir, "-n", config=str(config), check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert len(output.splitlines()) < 15, output
@@ -516,9 +516,9 @@ def test_the_command_line_names_a_config_typo_in_a_few_lines(tmp_path, mnist_dir
 
 
 @pytest.mark.slow
-def test_the_command_line_lists_the_named_targets_for_an_unknown_one(tmp_path, mnist_dir):
+def test_the_command_line_lists_the_named_targets_for_an_unknown_one(tmp_path, no_data_dir):
     workdir = tmp_path / "work"
-    result = run_snakemake(workdir, mnist_dir, "-n", "paperr", check=False)
+    result = run_snakemake(workdir, no_data_dir, "-n", "paperr", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "unknown target 'paperr'" in output

@@ -13,7 +13,8 @@ from mnistrobust.config import StrongAttackSettings
 from mnistrobust.evaluation.strong import PlannedAttack, attack_plan, evaluate_networks, transfer_examples
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Stacked
-from mnistrobust.reports.strong import RESULT_COLUMNS, check_flags
+from mnistrobust.attacks.catalog import RESULT_COLUMNS
+from mnistrobust.reports.strong import check_flags
 
 from model_support import STRONG_ATTACKS_SECTION, labelled_by, random_set, zero_bias_linear_classifier
 

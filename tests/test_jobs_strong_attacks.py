@@ -10,7 +10,7 @@ from mnistrobust.errors import ConfigError
 from mnistrobust.io.checkpoints import MethodInputs
 from mnistrobust.io.hdf5 import load_transfer_examples
 from mnistrobust.jobs.strong_attacks import evaluate_method, make_transfer_examples
-from mnistrobust.reports.strong import RESULT_COLUMNS
+from mnistrobust.attacks.catalog import RESULT_COLUMNS
 
 from model_support import lenet_checkpoint, quiet
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from mnistrobust.config import StrongAttackSettings
-from mnistrobust.reports.strong import RESULT_COLUMNS, ROBUST, check_flags, strong_table, table_title, to_markdown
+from mnistrobust.attacks.catalog import RESULT_COLUMNS, ROBUST
+from mnistrobust.reports.strong import check_flags, strong_table, table_title, to_markdown
 
 from model_support import STRONG_ATTACKS_SECTION
 

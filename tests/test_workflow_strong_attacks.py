@@ -57,11 +57,11 @@ OFF_LINE = "strong_attacks: off on the CPU (enabled: auto)"
 
 
 @pytest.mark.parametrize("enabled", [True, False, "auto"])
-def test_the_default_target_has_the_extended_table_when_enabled_and_auto_is_off_on_the_cpu(tmp_path, mnist_dir, enabled):
+def test_the_default_target_has_the_extended_table_when_enabled_and_auto_is_off_on_the_cpu(tmp_path, no_data_dir, enabled):
     """This machine has no CUDA (the CUDA side is mocked below): auto plans no strong job and
     says so in one line; true and false force it either way, without the line."""
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": enabled}})
-    result = dry_run(tmp_path / "work", mnist_dir, config=config)
+    result = dry_run(tmp_path / "work", no_data_dir, config=config)
     assert result.ok, result.output
     assert ("strong_attacks_table" in result.jobs) is (enabled is True)
     assert ("strong_evaluate" in result.jobs) is (enabled is True)
@@ -69,41 +69,42 @@ def test_the_default_target_has_the_extended_table_when_enabled_and_auto_is_off_
     assert result.output.count(OFF_LINE) == (1 if enabled == "auto" else 0)
 
 
-def test_auto_is_on_where_the_jobs_find_cuda(tmp_path, mnist_dir, monkeypatch):
+def test_auto_is_on_where_the_jobs_find_cuda(tmp_path, no_data_dir, monkeypatch):
     from mnistrobust import devices
 
     monkeypatch.setattr(devices, "cuda_visible", lambda: True)
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
-    result = dry_run(tmp_path / "work", mnist_dir, config=config)
+    result = dry_run(tmp_path / "work", no_data_dir, config=config)
     assert result.ok, result.output
     assert "strong_attacks_table" in result.jobs and OFF_LINE not in result.output
 
 
-def test_auto_is_on_where_a_cluster_profile_gives_the_jobs_gpus(tmp_path, mnist_dir):
+def test_auto_is_on_where_a_cluster_profile_gives_the_jobs_gpus(tmp_path, no_data_dir):
     """profiles/slurm's set-resources give strong_evaluate `gpu: 1`: the login node that parses
     the workflow has no GPU, the nodes that run the jobs do. With `gpu: 0` it stays off."""
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
-    on = dry_run(tmp_path / "on", mnist_dir, config=config, set_resources={"strong_evaluate": {"gpu": 1}})
-    off = dry_run(tmp_path / "off", mnist_dir, config=config, set_resources={"strong_evaluate": {"gpu": 0}})
+    on = dry_run(tmp_path / "on", no_data_dir, config=config, set_resources={"strong_evaluate": {"gpu": 1}})
+    off = dry_run(tmp_path / "off", no_data_dir, config=config, set_resources={"strong_evaluate": {"gpu": 0}})
     assert on.ok and off.ok, on.output + off.output
     assert "strong_attacks_table" in on.jobs and "strong_attacks_table" not in off.jobs
 
 
-def test_asking_for_the_strong_target_prints_no_off_line(tmp_path, mnist_dir):
+def test_asking_for_the_strong_target_prints_no_off_line(tmp_path, no_data_dir):
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
-    result = dry_run(tmp_path / "work", mnist_dir, "strong_attacks", config=config)
+    result = dry_run(tmp_path / "work", no_data_dir, "strong_attacks", config=config)
     assert result.ok, result.output
     assert "strong_attacks_table" in result.jobs and OFF_LINE not in result.output
 
 
-def test_the_slurm_profile_turns_auto_on(tmp_path, mnist_dir):
+@pytest.mark.slow  # a command-line Snakemake start: about 2 minutes on 2 cores
+def test_the_slurm_profile_turns_auto_on(tmp_path, no_data_dir):
     """The real profile file, through the command line (the API reads no profile)."""
     import subprocess
 
     from conftest import REPO, snakemake_command
 
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
-    command = snakemake_command(tmp_path / "work", mnist_dir, "-n", "--profile", str(REPO / "profiles/slurm"), config=config)
+    command = snakemake_command(tmp_path / "work", no_data_dir, "-n", "--profile", str(REPO / "profiles/slurm"), config=config)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "strong_attacks_table" in result.stdout and OFF_LINE not in result.stdout + result.stderr

@@ -240,8 +240,9 @@ def test_device_cuda_on_a_node_without_cuda_fails_in_the_job(slurm_cluster, mnis
     assert not (workdir / "results" / "models" / "lenet.pt").exists()
 
 
+@pytest.mark.slow  # command-line Snakemake starts: about 2 minutes each on 2 cores
 @pytest.mark.parametrize("gpu", [1, 0])
-def test_strong_attacks_auto_follows_the_profiles_gpus(mnist_dir, tmp_path, gpu):
+def test_strong_attacks_auto_follows_the_profiles_gpus(no_data_dir, tmp_path, gpu):
     """On a login node without a GPU, `strong_attacks.enabled: auto` reads the profile: its
     strong_evaluate jobs get a GPU (as shipped), so the strong evaluation joins the default
     target; with `gpu: 0` (a CPU-only partition) it does not, and the run says so."""
@@ -250,7 +251,7 @@ def test_strong_attacks_auto_follows_the_profiles_gpus(mnist_dir, tmp_path, gpu)
     settings["set-resources"]["strong_evaluate"]["gpu"] = gpu
     profile.joinpath("config.yaml").write_text(yaml.safe_dump(settings))
     config = small_config_with(tmp_path, {"strong_attacks": {"enabled": "auto"}})
-    command = snakemake_command(tmp_path / "work", mnist_dir, "-n", "--profile", str(profile), config=config)
+    command = snakemake_command(tmp_path / "work", no_data_dir, "-n", "--profile", str(profile), config=config)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert ("strong_attacks_table" in result.stdout) is bool(gpu)

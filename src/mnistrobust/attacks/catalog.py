@@ -49,3 +49,7 @@ def label(attack: str, threat: str = "end_to_end") -> str:
 # The columns of the attacks run under every threat model, threat by threat: fgsm, pgd,
 # fgsm_oblivious, pgd_oblivious, fgsm_bpda, pgd_bpda.
 THREAT_COLUMNS = tuple(label(name, threat) for threat in THREAT_MODELS for name, traits in ATTACKS.items() if traits.threat_models)
+
+# One row of a strong evaluation's results, as the evaluation writes it and the report reads it.
+RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "added", "images"]
+ROBUST = "robust"  # the per-example worst case over every attack that ran

@@ -13,12 +13,11 @@ import torch
 from torch import nn
 
 from ..attacks import PGD, STRONG_ATTACKS
-from ..attacks.catalog import ATTACKS, label
+from ..attacks.catalog import ATTACKS, RESULT_COLUMNS, ROBUST, label
 from ..attacks.core import is_randomized, predictions
 from ..attacks.registry import Source
 from ..config import StrongAttackSettings
 from ..progress import Log
-from ..reports.strong import RESULT_COLUMNS, ROBUST
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,17 +8,18 @@ from collections.abc import Mapping
 import pandas as pd
 import torch
 
+from ..attacks.catalog import RESULT_COLUMNS
+from ..attacks.core import is_randomized
 from ..config import FAST_REFERENCE, StrongAttackSettings, extra_threats, fast_reference_budget
 from ..data import load_split
 from ..errors import ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
-from ..attacks.core import is_randomized
 from ..io.checkpoints import MethodInputs
 from ..io.hdf5 import load_transfer_examples, save_transfer_examples
 from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
-from ..reports.strong import RESULT_COLUMNS, strong_table, table_title, to_markdown
+from ..reports.strong import strong_table, table_title, to_markdown
 from ..training.fast_at import FastATSettings, fast_adversarial_training
 from .evaluation import method_and_test_images
 from .training import initialised_model, save_trained

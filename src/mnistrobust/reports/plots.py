@@ -17,7 +17,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from .strong import ROBUST  # noqa: E402
+from ..attacks.catalog import ROBUST  # noqa: E402
 from .tables import PAPER_DISTS, PAPER_TABLE2  # noqa: E402
 
 NOISE_TITLES = {

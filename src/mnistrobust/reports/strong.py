@@ -9,14 +9,12 @@ from importlib import metadata
 
 import pandas as pd
 
-from ..attacks.catalog import CASCADED_ATTACKS, THREAT_COLUMNS
+from ..attacks.catalog import CASCADED_ATTACKS, ROBUST, THREAT_COLUMNS
 from ..config import StrongAttackSettings
 from .tables import markdown_table
 
 # One method's tidy CSV; ``added``: the share of images the attack fooled that no attack
 # before it had (the attacks run in the order of evaluation.strong.attack_plan).
-RESULT_COLUMNS = ["method", "attack", "eps", "error", "dist", "added", "images"]
-ROBUST = "robust"  # the per-example worst case over every attack that ran
 
 
 def check_flags(
