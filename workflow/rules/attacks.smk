@@ -18,7 +18,7 @@ rule fgsm_sign_map:
     params:
         spec=method_params,
         threat=sign_map_threat,
-        lowpass=canonical(config["lowpass"]),
+        lowpass=config["lowpass"],
         test_images=config["data"]["test_images"],
     script:
         "../scripts/fgsm_sign_map.py"

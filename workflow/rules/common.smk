@@ -39,6 +39,9 @@ def stop(error):
 try:
     resolve_defense_files(config, workflow.basedir)
     validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+    # Every section in one key order, once: rules pass config sections as params, and
+    # Snakemake compares params by key order too.
+    config.update(canonical(config))
     # Plug-in defenses run once here, before any job; where Snakemake runs without the
     # package's environment (no torch), each job's own build of its defense checks it.
     if any(spec.get("defense") is not None for spec in config["methods"].values()):
@@ -189,7 +192,7 @@ def adversarial_settings(wildcards):
     """config adversarial, its base model named as the checkpoint of the job's replicate
     names it (another configured model when that is the same network)."""
     base = replicate_model(config, config["adversarial"]["base_model"], replicate_of(wildcards))
-    return canonical({**config["adversarial"], "base_model": base.name})
+    return {**config["adversarial"], "base_model": base.name}
 
 
 @readable
@@ -257,7 +260,7 @@ def replicated(path_of, entries, replicates=REPLICATES):
 def figure_spec(wildcards):
     if wildcards.figure not in config["figures"]["curves"]:
         raise ConfigError(f"unknown figure {wildcards.figure!r}; configured: {sorted(config['figures']['curves'])}")
-    return canonical(config["figures"]["curves"][wildcards.figure])
+    return config["figures"]["curves"][wildcards.figure]
 
 
 @readable
@@ -287,7 +290,7 @@ HUMAN_STIMULUS_KEYS = (
 def human_stimulus_settings():
     """What the stimulus sets are drawn from (not the LeNets nor where answers go, so
     changing those redraws nothing)."""
-    return canonical({key: config["human"][key] for key in HUMAN_STIMULUS_KEYS})
+    return {key: value for key, value in config["human"].items() if key in HUMAN_STIMULUS_KEYS}
 
 
 @readable
@@ -348,7 +351,7 @@ def strong_config():
 def strong_settings():
     """The attack settings every strong-attack job shares (not 'enabled' nor the reference's
     training, so switching the target on or retraining the reference reruns nothing else)."""
-    return canonical({k: v for k, v in strong_config().items() if k not in ("enabled", "fast_reference")})
+    return {k: v for k, v in strong_config().items() if k not in ("enabled", "fast_reference")}
 
 
 def strong_methods():

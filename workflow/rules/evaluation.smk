@@ -18,8 +18,8 @@ rule sweep:
     params:
         spec=method_params,
         noise=checked_noise,
-        lowpass=canonical(config["lowpass"]),
-        evaluation=canonical(config["evaluation"]),
+        lowpass=config["lowpass"],
+        evaluation=config["evaluation"],
         test_images=config["data"]["test_images"],
     script:
         "../scripts/sweep.py"
@@ -45,8 +45,8 @@ rule table2_cells:
     params:
         spec=method_params,
         noise=checked_noise,
-        lowpass=canonical(config["lowpass"]),
-        evaluation=canonical({key: config["evaluation"][key] for key in ("noise_seed", "batch_size")}),
+        lowpass=config["lowpass"],
+        evaluation={key: config["evaluation"][key] for key in ("batch_size", "noise_seed")},
         dists=config["table2"]["dists"],
         test_images=config["data"]["test_images"],
     script:
@@ -74,7 +74,7 @@ rule lowpass_calibration:
     resources:
         mem_mb=1500,
     params:
-        lowpass=canonical(config["lowpass"]),
+        lowpass=config["lowpass"],
         test_images=config["data"]["test_images"],
     script:
         "../scripts/lowpass_calibration.py"

@@ -27,7 +27,7 @@ rule strong_transfer_examples:
         mem_mb=2500,
     params:
         spec=strong_source_spec,
-        lowpass=canonical(config["lowpass"]),
+        lowpass=config["lowpass"],
         settings=strong_settings(),
     script:
         "../scripts/strong_transfer_examples.py"
@@ -49,7 +49,7 @@ rule strong_fast_reference_model:
     resources:
         mem_mb=2000,
     params:
-        fast_reference=canonical(strong_config()["fast_reference"]),
+        fast_reference=strong_config()["fast_reference"],
         train_images=config["data"]["train_images"],
         test_images=config["data"]["test_images"],
     script:
@@ -75,7 +75,7 @@ rule strong_evaluate:
         mem_mb=3000,
     params:
         spec=strong_method_spec,
-        lowpass=canonical(config["lowpass"]),
+        lowpass=config["lowpass"],
         settings=strong_settings(),
         transfer_sources=strong_transfer_sources,
     script:
@@ -114,6 +114,6 @@ rule strong_attacks_table:
     params:
         labels=list(strong_methods().values()),
         settings=strong_settings(),
-        fast_reference=canonical(strong_config()["fast_reference"]),
+        fast_reference=strong_config()["fast_reference"],
     script:
         "../scripts/strong_attacks_table.py"

@@ -17,7 +17,7 @@ rule train_model:
         mem_mb=2000,
     params:
         spec=model_spec,
-        solver=canonical(config["solver"]),
+        solver=config["solver"],
         train_images=config["data"]["train_images"],
         test_images=config["data"]["test_images"],
     script:
@@ -48,7 +48,7 @@ for group, members in training_groups().items():
         params:
             members=members,
             specs=functools.partial(group_specs, members=members),
-            solver=canonical(config["solver"]),
+            solver=config["solver"],
             train_images=config["data"]["train_images"],
             test_images=config["data"]["test_images"],
         script:
@@ -124,7 +124,7 @@ rule adversarial_stage:
     params:
         stage=checked_stage,
         settings=adversarial_settings,
-        solver=canonical(config["solver"]),
+        solver=config["solver"],
         base_iterations=config["models"][config["adversarial"]["base_model"]]["iterations"],
         train_images=config["data"]["train_images"],
         test_images=config["data"]["test_images"],
