@@ -22,6 +22,7 @@ from mnistrobust.config import (
     SquareSettings,
     StrongAttackSettings,
     canonical,
+    check_stage,
     check_eps,
     check_method,
     check_noise,
@@ -81,8 +82,12 @@ def test_noise_names_and_threat_models():
 def test_stage_names():
     assert parse_stage("adv_stage3", 5) == 3
     assert parse_stage("lenet", 5) is None and parse_stage("adv_stage0", 5) is None
-    with pytest.raises(ConfigError, match="stages 1..5"):
+    with pytest.raises(ConfigError, match=r"^'adv_stage9': adversarial stage 9 does not exist; stages are 1\.\.5 \(adversarial.stages\)$"):
         parse_stage("adv_stage9", 5)
+    assert check_stage(5, 5) == 5
+    for stage in (0, 6):
+        with pytest.raises(ConfigError, match=f"^adversarial stage {stage} does not exist; stages are 1..5"):
+            check_stage(stage, 5)
     assert stage_model_name(0, "lenet") == "lenet" and stage_model_name(2, "lenet") == "adv_stage2"
 
 

@@ -13,6 +13,7 @@ from mnistrobust.config import (  # noqa: E402
     REFERENCE_LABELS,
     REPLICATE_PATTERN,
     canonical,
+    check_stage,
     check_noise,
     dae_checkpoint,
     member_checkpoint as configured_member_checkpoint,
@@ -160,10 +161,7 @@ def checked_noise(wildcards):
 
 @readable
 def checked_stage(wildcards):
-    stage = int(wildcards.stage)
-    if not 1 <= stage <= config["adversarial"]["stages"]:
-        raise ConfigError(f"adversarial stage {stage} does not exist; stages are 1..{config['adversarial']['stages']}")
-    return stage
+    return check_stage(int(wildcards.stage), config["adversarial"]["stages"])
 
 
 def stage_checkpoint(stage, replicate):

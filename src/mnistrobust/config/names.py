@@ -57,15 +57,22 @@ def stage_model_name(stage: int, base_model: str) -> str:
     return base_model if stage == 0 else f"adv_stage{stage}"
 
 
+def check_stage(stage: int, stages: int) -> int:
+    """``stage`` if adversarial training (``stages`` stages) has it, else the one error."""
+    if not 1 <= stage <= stages:
+        raise ConfigError(f"adversarial stage {stage} does not exist; stages are 1..{stages} (adversarial.stages)")
+    return stage
+
+
 def parse_stage(name: str, stages: int) -> int | None:
     """The stage number of an ``adv_stageK`` name, None for other names; an out-of-range K is an error."""
     match = STAGE_NAME.match(name)
     if not match:
         return None
-    stage = int(match.group(1))
-    if stage > stages:
-        raise ConfigError(f"{name!r}: adversarial training has stages 1..{stages} only (adversarial.stages)")
-    return stage
+    try:
+        return check_stage(int(match.group(1)), stages)
+    except ConfigError as exc:
+        raise ConfigError(f"{name!r}: {exc}") from None
 
 
 def lowpass_filters(settings: Mapping) -> dict[str, dict]:

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 
 from ..attacks import Eq3
-from ..config import stage_model_name
-from ..errors import ConfigError
+from ..config import check_stage, stage_model_name
 from ..nets.models import module_device
 
 
@@ -64,8 +63,7 @@ class AdversarialSpec:
         }
 
     def check_stage(self, stage: int) -> None:
-        if not 1 <= stage <= self.stages:
-            raise ConfigError(f"adversarial stage {stage} does not exist; stages are 1..{self.stages}")
+        check_stage(stage, self.stages)
 
     def stage_seed(self, base_seed: int, stage: int) -> int:
         """The seed a stage trains with (its batches), derived from the base model's."""
