@@ -91,7 +91,7 @@ def unknown_target(wildcards):
     )
 
 
-# {replicate} is '' for replicate 1 (today's paths) and 'r<k>/' for replicate k >= 2.
+# {replicate} is '' for replicate 1 (the paper's single run, at results/) and 'r<k>/' for replicate k >= 2.
 wildcard_constraints:
     replicate=REPLICATE_PATTERN,
 

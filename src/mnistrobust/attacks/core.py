@@ -33,7 +33,7 @@ def absolute_change(perturbed: torch.Tensor, clean: torch.Tensor) -> torch.Tenso
 
 
 def total_absolute_change(perturbed: torch.Tensor, clean: torch.Tensor) -> float:
-    """Eq. 2's numerator over a whole batch (summed in one reduction, as the sweeps always have)."""
+    """Eq. 2's numerator over a whole batch, summed in one reduction (the sum's rounding is what the stored sweeps hold)."""
     return (perturbed - clean).abs().sum().item()
 
 
