@@ -29,24 +29,20 @@ def method_and_test_images(
     return network, images, labels
 
 
-def _noise_sign(
-    method: MethodInputs,
-    noise: str,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    sign_map: str | None,
-    device: torch.device | str,
-) -> torch.Tensor | None:
-    """The sign map an fgsm noise needs: read from ``sign_map``, or computed here when no
-    file is given (a replicate without curves, where nothing else reads it: one job's
-    start-up less per cell)."""
+def _under_noise(
+    method: MethodInputs, data_h5: str, noise: str, test_images: int, sign_map: str | None, device: torch.device | str
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The method's network, the test images and labels, and the sign map an fgsm noise
+    needs: read from ``sign_map``, or computed here when no file is given (a replicate
+    without curves, where nothing else reads it: one job's start-up less per cell)."""
+    network, images, labels = method_and_test_images(method, data_h5, test_images, device)
     if noise_kind(noise) != "fgsm":
-        return None
+        return network, images, labels, None
     threat = ATTACK_THREAT[noise]
     if sign_map is None:
-        return method_sign_map(method, threat, images, labels, device)
+        return network, images, labels, method_sign_map(method, threat, images, labels, device)
     sign, _ = load_sign_map(sign_map, expect={"model": method.name, "threat": threat, "images": len(images)})
-    return sign
+    return network, images, labels, sign
 
 
 def run_sweep(
@@ -62,8 +58,7 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Sweep one method with one noise type and write the tidy curve CSV."""
     kind = noise_kind(noise)
-    network, images, labels = method_and_test_images(method, data_h5, test_images, device)
-    sign = _noise_sign(method, noise, images, labels, sign_map, device)
+    network, images, labels, sign = _under_noise(method, data_h5, noise, test_images, sign_map, device)
     strengths = noise_strengths(settings["max_strength"][kind], settings["levels"])
     curve = sweep(
         network, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"],
@@ -99,8 +94,7 @@ def run_table2_cells(
 ) -> pd.DataFrame:
     """Table 2's cells of one method and noise, measured at the strengths whose dist is
     exactly each of ``dists`` (found by bisection on dist, no forward pass)."""
-    network, images, labels = method_and_test_images(method, data_h5, test_images, device)
-    sign = _noise_sign(method, noise, images, labels, sign_map, device)
+    network, images, labels, sign = _under_noise(method, data_h5, noise, test_images, sign_map, device)
     cells = errors_at_dists(
         network, images, labels, noise, dists, sign=sign, seed=settings["noise_seed"],
         batch_size=settings["batch_size"], log=log,
