@@ -6,27 +6,24 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mnistrobust.attacks.catalog import RESULT_COLUMNS
 from mnistrobust.errors import ConfigError
 from mnistrobust.io.checkpoints import MethodInputs
 from mnistrobust.io.hdf5 import load_transfer_examples
 from mnistrobust.jobs.strong_attacks import evaluate_method, make_transfer_examples
-from mnistrobust.attacks.catalog import RESULT_COLUMNS
 
-from model_support import lenet_checkpoint, quiet
+from model_support import STRONG_ATTACKS_SECTION, lenet_checkpoint, quiet
 
 LOWPASS = {"filters": [{"size": 3, "variance": 7.0}], "noise_sigma": 0.0, "noise_seed": 0}
+# The shared small section, cut to two eps and the three gradient attacks.
 SETTINGS = {
+    **STRONG_ATTACKS_SECTION,
     "test_images": 20,
     "eps": [0.1, 0.3],
-    "sanity_eps": 1.0,
     "sanity_min_error": 0.5,
     "attacks": ["fgsm", "pgd", "transfer"],
     "pgd": {"steps": 2, "restarts": 1, "relative_step_size": 2.5},
-    "square": {"queries": 5, "p_init": 0.3},
     "eot_samples": 1,
-    "transfer_sources": ["lenet"],
-    "flag_tolerance_pct": 1.0,
-    "seed": 0,
     "batch_size": 20,
 }
 
