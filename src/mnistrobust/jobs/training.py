@@ -20,7 +20,7 @@ from ..io.hdf5 import load_pool, save_pool
 from ..nets.models import LeNetGroup, build_model
 from ..training.adversarial import AdversarialSpec, generate_pool
 from ..training.dae import AutoencoderSpec, denoising_metrics, train_autoencoder
-from ..training.solver import SolverSpec, checkpoint_meta, train, train_group
+from ..training.solver import SAMPLE_ORDERS, SolverSpec, checkpoint_meta, train, train_group
 
 
 def train_checkpoint(
@@ -44,9 +44,14 @@ def train_checkpoint(
     log(f"training {name} on {device}: {model_spec}, {len(images)} images, {spec}")
     metrics = train(
         model.to(device), images, labels, spec, seed=model_spec["seed"], log=log,
-        sample_seed=model_spec.get("sample_seed"), sample_order=model_spec.get("sample_order", "shuffled"),
+        **batch_order(model_spec),
     )
     return save_trained(checkpoint, name, model_spec, spec, model.cpu(), metrics, len(images), test_x, test_y, log)
+
+
+def batch_order(model_spec: dict) -> dict:
+    """How a model's spec says it draws its batches, as :func:`train` takes it."""
+    return {"sample_seed": model_spec.get("sample_seed"), "sample_order": model_spec.get("sample_order", SAMPLE_ORDERS[0])}
 
 
 def initialised_model(
@@ -118,7 +123,7 @@ def train_group_checkpoints(
         group_metrics = train_group(
             group, images, labels, spec, [s["seed"] for s in specs], log=log,
             sample_seeds=[s.get("sample_seed", s["seed"]) for s in specs],
-            sample_order=specs[0].get("sample_order", "shuffled"),
+            sample_order=batch_order(specs[0])["sample_order"],
         )
         for member, state in zip(members, group.member_state_dicts()):
             member.load_state_dict(state)
@@ -143,7 +148,7 @@ def train_group_checkpoints(
         log(f"training {name}")
         metrics = train(
             member, images, labels, spec, seed=model_spec["seed"], log=log,
-            sample_seed=model_spec.get("sample_seed"), sample_order=model_spec.get("sample_order", "shuffled"),
+            **batch_order(model_spec),
         )
         results[name] = save_trained(
             str(kept), name, model_spec, spec, member, metrics, len(images), test_x, test_y, log, **group_meta
