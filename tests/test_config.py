@@ -18,6 +18,7 @@ from mnistrobust.config import (
     NOISES,
     STRONG_ATTACK_NAMES,
     THREAT_MODELS,
+    Network,
     PGDSettings,
     SquareSettings,
     StrongAttackSettings,
@@ -30,7 +31,7 @@ from mnistrobust.config import (
     cross_check,
     fast_reference_budget,
     lowpass_filters,
-    member_checkpoint,
+    member_network,
     method_spec,
     noise_kind,
     parse_replicate,
@@ -143,10 +144,10 @@ def test_a_valid_training_group_passes():
 
 def test_member_checkpoints_and_method_specs_of_the_default_config():
     config = default_config()
-    assert member_checkpoint(config, "lenet") == "results/models/lenet.pt"
-    assert member_checkpoint(config, "adv_stage2") == "results/adversarial/stage2.pt"
+    assert member_network(config, "lenet") == Network("model", "lenet")
+    assert member_network(config, "adv_stage2") == Network("stage", "2")
     with pytest.raises(ConfigError, match="unknown model 'ghost'"):
-        member_checkpoint(config, "ghost")
+        member_network(config, "ghost")
     spec = method_spec(config, "lowpass5_lenet", "fgsm_oblivious")
     assert spec == {"members": ["lenet"], "preprocess": "lowpass5"} and list(spec) == ["members", "preprocess"]
     with pytest.raises(ConfigError, match="unknown method 'nosuch'"):
@@ -172,16 +173,17 @@ def test_a_replicate_shifts_every_seed_by_the_step_and_keeps_the_other_settings(
         inp = replicate_model(config, "lenet_inp", replicate)
         assert inp.spec == {**canonical(config["models"]["lenet_inp"]), "seed": seed}
         assert replicate_dae_settings(config, replicate)["seed"] == seed
-    assert replicate_model(config, "lenet_inp", 1).checkpoint == "results/models/lenet_inp.pt"
-    assert replicate_model(config, "lenet_inp", 3).checkpoint == "results/r3/models/lenet_inp.pt"
-    assert member_checkpoint(config, "adv_stage5", 2) == "results/r2/adversarial/stage5.pt"
+    assert replicate_model(config, "lenet_inp", 1).network == Network("model", "lenet_inp")
+    assert replicate_model(config, "lenet_inp", 3).network == Network("model", "lenet_inp", 3)
+    assert member_network(config, "adv_stage5", 2) == Network("stage", "5", 2)
+    assert str(member_network(config, "adv_stage5", 2)) == "adversarial stage 5 of replicate 2"
 
 
 def test_a_replicate_that_is_a_configured_network_is_that_checkpoint_trained_once():
     config = merged(default_config(), {"replicates": 3})
     # lenet with seed 7 and 13 is lenet_seed7 and lenet_seed13: the human study's LeNets
     assert replicate_model(config, "lenet", 2) == replicate_model(config, "lenet_seed7", 1)
-    assert member_checkpoint(config, "lenet", 3) == "results/models/lenet_seed13.pt"
+    assert member_network(config, "lenet", 3) == Network("model", "lenet_seed13")
     committee = replicate_method_spec(config, "committee", "fgsm", 2)
     assert committee["members"] == [f"lenet_seed{seed}" for seed in range(7, 13)]
     assert replicate_method_spec(config, "adv_committee", None, 3)["members"][:2] == ["lenet_seed13", "adv_stage1"]
@@ -408,7 +410,7 @@ def test_validate_names_what_is_wrong(override, named):
         # step 3: the committee's replicate 2 (seeds 4..9) would share lenet_seed4..6 with replicate 1
         (
             {"replicates": 2, "replicate_seed_step": 3},
-            "gives method 'committee' the network results/models/lenet_seed4.pt in replicates 1 and 2",
+            "gives method 'committee' the network model lenet_seed4 in replicates 1 and 2",
         ),
     ],
 )

@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 import yaml
 
-from mnistrobust.config import member_checkpoint, method_spec, resolve_defense_files, validate
+from mnistrobust.config import member_network, method_spec, resolve_defense_files, validate
 from mnistrobust.data import load_split
 from mnistrobust.evaluation.sweeps import clean_error, errors_at_dists, sweep
 from mnistrobust.io.checkpoints import load_method
@@ -48,11 +48,17 @@ DISTS = [0.0, 0.1, 0.2]
 REPO = Path(__file__).resolve().parents[2]
 
 
+def checkpoint(config: dict, member: str) -> str:
+    """A member's checkpoint in the run's replicate 1, where workflow/rules/common.smk files it."""
+    network = member_network(config, member)
+    return f"results/adversarial/stage{network.name}.pt" if network.kind == "stage" else f"results/models/{network.name}.pt"
+
+
 def method(
     config: dict, name: str, lowpass: dict | None = None, threat: str = "end_to_end", dae: str = "results/dae/dae.pt"
 ) -> torch.nn.Module:
     spec = method_spec(config, name)
-    members = [member_checkpoint(config, member) for member in spec["members"]]
+    members = [checkpoint(config, member) for member in spec["members"]]
     return load_method(name, spec, members, lowpass or config["lowpass"], dae if spec["preprocess"] == "dae" else None, threat)
 
 

@@ -15,8 +15,8 @@ from mnistrobust.config import (  # noqa: E402
     canonical,
     check_stage,
     check_noise,
-    dae_checkpoint,
-    member_checkpoint as configured_member_checkpoint,
+    dae_network,
+    member_network,
     method_noises,
     method_spec as configured_method_spec,
     parse_replicate,
@@ -113,8 +113,24 @@ def replicate_of(wildcards):
     return replicate
 
 
+# Where each trained network is filed; the training rules' outputs are these patterns.
+MODEL_CHECKPOINT = "results/{replicate}models/{model}.pt"
+STAGE_CHECKPOINT = "results/{replicate}adversarial/stage{stage}.pt"
+DAE_CHECKPOINT = "results/{replicate}dae/dae.pt"
+
+
+def checkpoint_path(network):
+    """The checkpoint of a config.Network (a model, an adversarial stage or the DAE)."""
+    folder = replicate_dir(network.replicate)
+    if network.kind == "model":
+        return MODEL_CHECKPOINT.format(replicate=folder, model=network.name)
+    if network.kind == "stage":
+        return STAGE_CHECKPOINT.format(replicate=folder, stage=network.name)
+    return DAE_CHECKPOINT.format(replicate=folder)
+
+
 def member_checkpoint(member, replicate=1):
-    return configured_member_checkpoint(config, member, replicate)
+    return checkpoint_path(member_network(config, member, replicate))
 
 
 def method_spec(name, noise=None):
@@ -204,7 +220,7 @@ def method_inputs(wildcards):
         "members": [member_checkpoint(m, replicate) for m in spec["members"]],
     }
     if spec["preprocess"] == "dae":
-        inputs["dae"] = dae_checkpoint(replicate)
+        inputs["dae"] = checkpoint_path(dae_network(replicate))
     if "defense" in spec:
         inputs["defense"] = spec["defense"]["file"]  # an edited defense reruns its jobs
     return inputs

@@ -57,7 +57,7 @@ rule lowpass_calibration:
     """Clean error of the calibration LeNet behind each low-pass filter at each injected-noise sigma."""
     input:
         data="results/data/mnist.h5",
-        checkpoint=f"results/models/{config['lowpass']['calibration_model']}.pt",
+        checkpoint=member_checkpoint(config["lowpass"]["calibration_model"]),
     output:
         csv=report(
             "results/tables/lowpass_clean_error.csv",

@@ -3,7 +3,7 @@ rule train_model:
     input:
         data="results/data/mnist.h5",
     output:
-        checkpoint="results/{replicate}models/{model}.pt",
+        checkpoint=MODEL_CHECKPOINT,
     log:
         "results/logs/{replicate}train_model/{model}.log",
     benchmark:
@@ -35,7 +35,7 @@ for group, members in training_groups().items():
         input:
             data="results/data/mnist.h5",
         output:
-            checkpoints=expand("results/{{replicate}}models/{model}.pt", model=members),
+            checkpoints=expand(MODEL_CHECKPOINT, model=members, allow_missing=True),
         log:
             f"results/logs/{{replicate}}train_group/{group}.log",
         benchmark:
@@ -60,7 +60,7 @@ rule train_dae:
     input:
         data="results/data/mnist.h5",
     output:
-        checkpoint="results/{replicate}dae/dae.pt",
+        checkpoint=DAE_CHECKPOINT,
     log:
         "results/logs/{replicate}train_dae.log",
     benchmark:
@@ -108,7 +108,7 @@ rule adversarial_stage:
     input:
         unpack(stage_inputs),
     output:
-        checkpoint="results/{replicate}adversarial/stage{stage}.pt",
+        checkpoint=STAGE_CHECKPOINT,
     log:
         "results/logs/{replicate}adversarial_stage/stage{stage}.log",
     benchmark:

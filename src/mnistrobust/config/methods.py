@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from ..errors import ConfigError
 from .names import ATTACK_THREAT, canonical, check_noise, preprocess_names
 from .plugin_traits import plugin_differentiable
-from .replicates import member_checkpoint, replicate_model
+from .replicates import member_network, replicate_model
 
 
 def extra_threats(spec: Mapping) -> list[str]:
@@ -62,7 +62,7 @@ def method_spec(config: Mapping, name: str, noise: str | None = None) -> dict:
     spec = config["methods"][name]
     check_method(name, spec, config["lowpass"], noise)
     for member in spec["members"]:
-        member_checkpoint(config, member)
+        member_network(config, member)
     return canonical(spec)
 
 

@@ -41,13 +41,28 @@ def replicate_seed(config: Mapping, seed: int, replicate: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
+class Network:
+    """A trained network as the workflow files it: a configured model, an adversarial stage
+    or the DAE, in the replicate whose folder holds its checkpoint. Where that is on disk
+    is the workflow's to say (common.smk); the config only says which network."""
+
+    kind: str  # "model", "stage" or "dae"
+    name: str  # the model's name, the stage's number, or "dae"
+    replicate: int = 1
+
+    def __str__(self) -> str:
+        what = {"model": f"model {self.name}", "stage": f"adversarial stage {self.name}", "dae": "the DAE"}[self.kind]
+        return what if self.replicate == 1 else f"{what} of replicate {self.replicate}"
+
+
+@dataclasses.dataclass(frozen=True)
 class ReplicateModel:
     """A configured model in one replicate: the model whose checkpoint it is (itself, or a
-    configured model that is the very same network), its settings and its checkpoint."""
+    configured model that is the very same network), its settings and that network."""
 
     name: str
     spec: dict
-    checkpoint: str
+    network: Network
 
 
 def trained_model_spec(config: Mapping, model: str) -> dict:
@@ -76,8 +91,8 @@ def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateMod
             spec["sample_seed"] = replicate_seed(config, spec["sample_seed"], replicate)
         for other in models:
             if trained_model_spec(config, other) == spec:
-                return ReplicateModel(other, spec, f"results/models/{other}.pt")
-    return ReplicateModel(model, spec, f"results/{replicate_dir(replicate)}models/{model}.pt")
+                return ReplicateModel(other, spec, Network("model", other))
+    return ReplicateModel(model, spec, Network("model", model, replicate))
 
 
 def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
@@ -86,28 +101,28 @@ def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
     return settings
 
 
-def dae_checkpoint(replicate: int) -> str:
-    return f"results/{replicate_dir(replicate)}dae/dae.pt"
+def dae_network(replicate: int) -> Network:
+    return Network("dae", "dae", replicate)
 
 
-def member_checkpoint(config: Mapping, member: str, replicate: int = 1) -> str:
-    """Checkpoint path of a committee member or classifier in ``replicate``: a trained model
+def member_network(config: Mapping, member: str, replicate: int = 1) -> Network:
+    """The network a committee member or classifier reads in ``replicate``: a trained model
     (see :func:`replicate_model`) or an adversarial stage."""
     if member in config["models"]:
-        return replicate_model(config, member, replicate).checkpoint
+        return replicate_model(config, member, replicate).network
     stage = parse_stage(member, config["adversarial"]["stages"])
     if stage is None:
         raise ConfigError(
             f"unknown model {member!r}; configured models: {sorted(config['models'])} "
             f"and adv_stage1..adv_stage{config['adversarial']['stages']}"
         )
-    return f"results/{replicate_dir(replicate)}adversarial/stage{stage}.pt"
+    return Network("stage", str(stage), replicate)
 
 
-def method_networks(config: Mapping, name: str, replicate: int) -> list[str]:
-    """The checkpoints a method reads in one replicate (its members', its DAE's)."""
+def method_networks(config: Mapping, name: str, replicate: int) -> list[Network]:
+    """The networks a method reads in one replicate (its members, its DAE)."""
     spec = config["methods"][name]
-    networks = [member_checkpoint(config, member, replicate) for member in spec["members"]]
+    networks = [member_network(config, member, replicate) for member in spec["members"]]
     if spec["preprocess"] == "dae":
-        networks.append(dae_checkpoint(replicate))
+        networks.append(dae_network(replicate))
     return networks
