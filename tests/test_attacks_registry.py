@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-from mnistrobust import config
 from mnistrobust.attacks import FGSM, STRONG_ATTACKS, StrongAttack
 from mnistrobust.attacks.catalog import ATTACK_NAMES, ATTACKS, CASCADED_ATTACKS, THREAT_COLUMNS
 from mnistrobust.attacks.core import gradient_sign
@@ -24,10 +23,10 @@ SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.
 EPS = [0.002, 0.005, 0.01]
 
 
-def test_the_attack_names_have_one_order_in_the_registry_catalog_config_and_schema():
+def test_the_attack_names_have_one_order_in_the_registry_catalog_and_schema():
     schema = yaml.safe_load(SCHEMA.read_text())
     enum = schema["properties"]["strong_attacks"]["properties"]["attacks"]["items"]["enum"]
-    assert tuple(STRONG_ATTACKS) == ATTACK_NAMES == config.STRONG_ATTACK_NAMES == tuple(enum)
+    assert tuple(STRONG_ATTACKS) == ATTACK_NAMES == tuple(enum)
 
 
 def test_the_catalog_derives_the_cascade_and_the_threat_columns():

@@ -12,11 +12,11 @@ import yaml
 from conftest import REPO, dry_run, run_snakemake, small_config_with
 from mnistrobust.config import (
     ATTACK_THREAT,
+    ATTACK_LOSSES,
     AUTOATTACK_VERSIONS,
     FAST_AT_METHODS,
     FAST_REFERENCE,
     NOISES,
-    STRONG_ATTACK_NAMES,
     THREAT_MODELS,
     Network,
     PGDSettings,
@@ -312,8 +312,9 @@ def test_a_missing_attack_setting_is_named_by_the_schema():
 
 def test_the_schema_enums_are_the_names_the_package_knows():
     strong = yaml.safe_load(SCHEMA.read_text())["properties"]["strong_attacks"]["properties"]
-    assert tuple(strong["attacks"]["items"]["enum"]) == STRONG_ATTACK_NAMES
     assert tuple(strong["autoattack"]["properties"]["version"]["enum"]) == AUTOATTACK_VERSIONS
+    method = yaml.safe_load(SCHEMA.read_text())["properties"]["methods"]["additionalProperties"]["properties"]
+    assert tuple(method["attack_loss"]["enum"]) == ATTACK_LOSSES
     assert tuple(strong["fast_reference"]["properties"]["method"]["enum"]) == FAST_AT_METHODS
 
 

@@ -1,7 +1,7 @@
 """The strong attacks by name, in the registry's order, with the traits the evaluation plans
 by and the report orders its columns by. Torch-free, so that the report reads it without
-loading torch; ``registry.py`` builds the attacks in this order (a test holds the two, and
-``config.STRONG_ATTACK_NAMES`` and the schema's enum, equal)."""
+loading torch; ``registry.py`` builds the attacks in this order (a test holds the two and the schema's
+``strong_attacks.attacks`` enum equal)."""
 
 from __future__ import annotations
 

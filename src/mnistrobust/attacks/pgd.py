@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from ..config import PGDSettings
-from ..errors import ConfigError
 from ..progress import Log, Progress, silent
 from .core import AttackOutcome, evaluating, fixed_examples_outcome, input_gradient
 from .rows import Chunk, RowScheduler
@@ -30,9 +29,8 @@ class PGD:
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Plain PGD for one batch and one eps, all steps, one restart: the examples for
-        adversarial training and for transfer. Runs the model in eval mode."""
-        if not eps > 0:
-            raise ConfigError(f"attack eps must be positive, got {eps}")
+        adversarial training and for transfer. Runs the model in eval mode. ``eps`` comes
+        from a checked config (schema ranges, ``check_eps``)."""
         clean = x.detach()
         step = LinfStep(clean, eps, self.settings.step_for(eps))
         if self.settings.random_start:

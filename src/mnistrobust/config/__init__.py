@@ -12,6 +12,7 @@ replicates, methods, checks, schema.
 from .checks import check_replicates, check_training_groups, cross_check
 from .methods import check_method, extra_threats, method_noises, method_spec, replicate_method_spec
 from .names import (
+    ATTACK_LOSSES,
     ATTACK_THREAT,
     DROPOUT_PLACEMENTS,
     FAST_REFERENCE,
@@ -20,8 +21,8 @@ from .names import (
     PLACED_DROPOUT_SITES,
     REFERENCE_LABELS,
     STAGE_NAME,
-    STRONG_ATTACK_NAMES,
     THREAT_MODELS,
+    attack_loss,
     canonical,
     check_noise,
     lowpass_filters,
@@ -65,6 +66,7 @@ from .settings import (
 )
 
 __all__ = [
+    "ATTACK_LOSSES",
     "ATTACK_THREAT",
     "AUTOATTACK_VERSIONS",
     "DEFAULT_NOISE_RATIO",
@@ -80,7 +82,6 @@ __all__ = [
     "REPLICATE_DIR",
     "REPLICATE_PATTERN",
     "STAGE_NAME",
-    "STRONG_ATTACK_NAMES",
     "THREAT_MODELS",
     "AutoAttackSettings",
     "FastATSettings",
@@ -89,6 +90,7 @@ __all__ = [
     "ReplicateModel",
     "SquareSettings",
     "StrongAttackSettings",
+    "attack_loss",
     "canonical",
     "check_eps",
     "check_method",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from .names import ATTACK_THREAT, canonical, check_noise, preprocess_names
+from .names import ATTACK_LOSSES, ATTACK_THREAT, attack_loss, canonical, check_noise, preprocess_names
 from .plugin_traits import plugin_differentiable
 from .replicates import member_network, replicate_model
 
@@ -34,7 +34,7 @@ def check_method(name: str, spec: Mapping, lowpass: Mapping, noise: str | None =
         raise ConfigError(f"method {name!r}: unknown preprocess {preprocess!r}; known: {preprocess_names(lowpass)}")
     if not spec.get("members"):
         raise ConfigError(f"method {name!r} has no members")
-    if spec.get("attack_loss", "averaged_output") != "averaged_output" and len(spec["members"]) < 2:
+    if attack_loss(spec) != ATTACK_LOSSES[0] and len(spec["members"]) < 2:
         raise ConfigError(f"method {name!r}: attack_loss is a committee's; it has one member")
     if spec.get("defense") is not None and preprocess != "none":
         raise ConfigError(f"method {name!r}: a plug-in defense takes preprocess: none (it may preprocess itself)")

@@ -18,16 +18,23 @@ THREAT_MODELS = ("end_to_end", "oblivious", "bpda")
 ATTACK_THREAT = {"gaussian": None, "fgsm": "end_to_end", "fgsm_oblivious": "oblivious", "fgsm_bpda": "bpda"}
 NOISES = tuple(ATTACK_THREAT)
 
+# A committee's loss under the gradient-sign attack (methods.<name>.attack_loss, the schema's
+# enum): averaged_output, the NLL of its averaged softmax (the committee as deployed), is the
+# default; mean_member_loss, the mean of its members' NLLs (pycaffe's averaged data gradients).
+ATTACK_LOSSES = ("averaged_output", "mean_member_loss")
+
+
+def attack_loss(spec: Mapping) -> str:
+    """The loss an attack on the method ``spec`` follows."""
+    return spec.get("attack_loss", ATTACK_LOSSES[0])
+
+
 STAGE_NAME = re.compile(r"^adv_stage([1-9][0-9]*)$")
 
 # The method and model name of the strong-attack table's reference row: fast adversarial
 # training (Wong et al.), which holds under AutoAttack (docs/strong-attacks.md "References").
 FAST_REFERENCE = "fast_at_reference"
 REFERENCE_LABELS = {FAST_REFERENCE: "Fast adversarial training (reference)"}
-
-# Attack names a configuration may ask for (config strong_attacks.attacks; the schema's
-# enum, which tests/test_config.py holds to this list).
-STRONG_ATTACK_NAMES = ("fgsm", "pgd", "eot_pgd", "square", "transfer", "autoattack")
 
 # Where Table 1's dropout acts in a LeNet (docs/design.md "Dropout placement"). caffe: each
 # site on the blob of its name, as an in-place Dropout layer does in a prototxt: data,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..attacks import FGSM
+from ..config import attack_loss
 from ..data import load_split
 from ..io.checkpoints import MethodInputs
 from ..io.hdf5 import save_sign_map
@@ -27,9 +28,8 @@ def make_sign_map(
     images, labels = load_split(data_h5, "test", limit=test_images)
     sign = method_sign_map(method, threat, images, labels, device)
     log(f"{threat} sign map of {method.name} over {len(images)} test images; {int((sign == 0).sum())} zero-gradient pixels")
-    loss = "mean member nll" if method.spec.get("attack_loss") == "mean_member_loss" else "nll(log_softmax)"
     members = ",".join(method.spec["members"])
-    attrs = {"model": method.name, "threat": threat, "members": members, "loss": loss, "images": len(images)}
+    attrs = {"model": method.name, "threat": threat, "members": members, "loss": attack_loss(method.spec), "images": len(images)}
     save_sign_map(output, sign, attrs)
 
 

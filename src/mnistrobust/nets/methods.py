@@ -26,7 +26,7 @@ from typing import Any
 
 from torch import nn
 
-from ..config import THREAT_MODELS, check_method, lowpass_filters, preprocess_names
+from ..config import THREAT_MODELS, attack_loss, check_method, lowpass_filters, preprocess_names
 from ..errors import CheckpointError, ConfigError
 from .defenses import DAE_HIDDEN_UNITS, LowPassFilter
 from .models import Committee, MeanMemberLoss, Stacked
@@ -84,7 +84,7 @@ def build_method(
         networks.append(model)
     if len(networks) == 1:
         classifier = networks[0]
-    elif attacker and spec.get("attack_loss") == "mean_member_loss":
+    elif attacker and attack_loss(spec) == "mean_member_loss":
         classifier = MeanMemberLoss(networks)
     else:
         classifier = Committee(networks)
