@@ -33,7 +33,7 @@ from mnistrobust.attacks.core import gradient_sign, input_gradient
 from mnistrobust.evaluation.sweeps import errors_at_dists, noise_strengths, sweep
 from mnistrobust.nets.models import LeNet, LeNetGroup
 from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
-from mnistrobust.training.solver import SolverSpec, train, train_group
+from mnistrobust.training.solver import SolverSettings, train, train_group
 
 RESULTS = Path(__file__).with_name("results.csv")
 LEVELS = 100
@@ -98,7 +98,7 @@ def eager_train_images_per_second(iterations: int) -> float:
 def our_train_images_per_second(iterations: int, threads: int) -> float:
     torch.set_num_threads(threads)
     images, labels = fake_mnist(60_000)
-    spec = SolverSpec(iterations=iterations, log_every=10**9)
+    spec = SolverSettings(iterations=iterations, log_every=10**9)
     return train(lenet(), images, labels, spec, seed=0, log=lambda _: None)["images_per_second"]
 
 
@@ -124,7 +124,7 @@ def grouped_training(rows: list[dict], iterations: int, group_size: int) -> None
     what the human study's 20 LeNets cost (lenet alone + lenet_seed2..20 as a group)."""
     torch.set_num_threads(2)
     images, labels = fake_mnist(60_000)
-    spec = SolverSpec(iterations=iterations, log_every=10**9)
+    spec = SolverSettings(iterations=iterations, log_every=10**9)
     synchronize()
     started = time.perf_counter()
     train(lenet(), images, labels, spec, seed=0, log=lambda _: None)
@@ -155,8 +155,8 @@ def bf16_training(rows: list[dict], iterations: int, group_size: int) -> None:
     Measured only: the workflow trains in fp32, like the paper's baseline."""
     torch.set_num_threads(2)
     images, labels = fake_mnist(60_000)
-    spec = SolverSpec(iterations=iterations, log_every=10**9)
-    group_spec = SolverSpec(iterations=max(iterations // 4, 20), log_every=10**9)
+    spec = SolverSettings(iterations=iterations, log_every=10**9)
+    group_spec = SolverSettings(iterations=max(iterations // 4, 20), log_every=10**9)
     our_train_images_per_second(20, threads=2)  # warm-up
     seeds = list(range(group_size))
     rates = {}

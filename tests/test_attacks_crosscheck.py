@@ -11,7 +11,7 @@ from mnistrobust.attacks import FGSM, PGD
 from mnistrobust.config import PGDSettings
 from mnistrobust.data import load_split
 from mnistrobust.nets.models import LeNet
-from mnistrobust.training.solver import SolverSpec, train
+from mnistrobust.training.solver import SolverSettings, train
 
 EPS = [0.05, 0.15]
 IMAGES = 100
@@ -22,7 +22,7 @@ def trained_lenet_and_test_images(mnist_h5_file):
     images, labels = load_split(mnist_h5_file, "train", limit=2000)
     model = LeNet()
     model.reset_parameters(0)
-    train(model, images, labels, SolverSpec(iterations=60, log_every=1000), seed=0, log=lambda _: None)
+    train(model, images, labels, SolverSettings(iterations=60, log_every=1000), seed=0, log=lambda _: None)
     test_x, test_y = load_split(mnist_h5_file, "test", limit=IMAGES)
     return model.eval().to(memory_format=torch.contiguous_format), test_x, test_y
 

@@ -12,7 +12,7 @@ from mnistrobust.evaluation.sweeps import clean_error, noise_strengths, sweep
 from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import LeNet, LeNetGroup
-from mnistrobust.training.solver import SolverSpec, train_group
+from mnistrobust.training.solver import SolverSettings, train_group
 
 from model_support import STRONG_ATTACKS_SECTION, labelled_by, seeded_lenet
 
@@ -75,7 +75,7 @@ def test_lowpass_filter_noise_is_the_same_on_cuda(gpu):
 def test_grouped_training_on_cuda_tracks_cpu(gpu):
     g = torch.Generator().manual_seed(0)
     images, labels = torch.rand(256, 1, 28, 28, generator=g), torch.randint(0, 10, (256,), generator=g)
-    spec = SolverSpec(iterations=10, batch_size=32, log_every=100)
+    spec = SolverSettings(iterations=10, batch_size=32, log_every=100)
     cpu_group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
     cuda_group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)]).to(gpu)
     train_group(cpu_group, images, labels, spec, [1, 2], log=lambda _: None)

@@ -20,7 +20,7 @@ from mnistrobust.io.hdf5 import (
     save_sign_map,
     save_transfer_examples,
 )
-from mnistrobust.training.adversarial import AdversarialSpec
+from mnistrobust.training.adversarial import AdversarialSettings
 
 SETTINGS = {"base_model": "lenet", "stages": 2, "iterations_per_stage": 5, "eps": 0.2, "c": 0.5, "batch_size": 7}
 
@@ -63,7 +63,7 @@ def test_sign_map_errors_name_the_file_and_the_rule_that_makes_it(tmp_path):
 def test_pool_round_trip_and_attribute_checks(tmp_path):
     path = tmp_path / "pool.h5"
     images, labels = torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
-    attrs = AdversarialSpec(**SETTINGS).pool_attrs(1)
+    attrs = AdversarialSettings(**SETTINGS).pool_attrs(1)
     save_pool(path, images, labels, attrs)
     loaded, loaded_labels = load_pool(path, attrs)
     torch.testing.assert_close(loaded, images)
@@ -71,9 +71,9 @@ def test_pool_round_trip_and_attribute_checks(tmp_path):
     with h5py.File(path) as handle:
         assert handle.attrs["format"] == POOL_FORMAT
     with pytest.raises(DataError, match="stage=1"):
-        load_pool(path, AdversarialSpec(**SETTINGS).pool_attrs(2))
+        load_pool(path, AdversarialSettings(**SETTINGS).pool_attrs(2))
     with pytest.raises(DataError, match="eps"):
-        load_pool(path, AdversarialSpec(**{**SETTINGS, "eps": 0.3}).pool_attrs(1))
+        load_pool(path, AdversarialSettings(**{**SETTINGS, "eps": 0.3}).pool_attrs(1))
     with pytest.raises(DataError, match="does not exist"):
         load_pool(tmp_path / "missing.h5", attrs)
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")

@@ -21,8 +21,8 @@ from mnistrobust.jobs.training import (
 )
 from mnistrobust.nets.defenses import DenoisingAutoencoder
 from mnistrobust.nets.models import LeNet
-from mnistrobust.training.adversarial import AdversarialSpec, generate_pool
-from mnistrobust.training.solver import SolverSpec, train
+from mnistrobust.training.adversarial import AdversarialSettings, generate_pool
+from mnistrobust.training.solver import SolverSettings, train
 
 from model_support import MODELS_SECTION, quiet, seeded_lenet
 
@@ -177,7 +177,7 @@ def test_make_pool_refuses_the_wrong_source_model(mnist_h5_file, tmp_path, base_
 def test_make_pool_stores_the_eq3_examples_with_what_made_them(mnist_h5_file, tmp_path, base_checkpoint):
     pool = tmp_path / "pool_stage1.h5"
     make_pool(str(mnist_h5_file), base_checkpoint, pool, 1, SETTINGS, train_images=20, log=quiet)
-    images, labels = load_pool(pool, AdversarialSpec(**SETTINGS).pool_attrs(1))
+    images, labels = load_pool(pool, AdversarialSettings(**SETTINGS).pool_attrs(1))
     assert images.shape == (20, 1, 28, 28) and len(labels) == 20
     assert images.min() >= 0 and images.max() <= 1
     clean, clean_labels = load_split(mnist_h5_file, "train", limit=20)
@@ -195,7 +195,7 @@ def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, bas
     meta = read_checkpoint(stage1)["meta"]
     assert (meta["name"], meta["stage"], meta["parent"], meta["start_iteration"]) == ("adv_stage1", 1, "lenet", 100)
     assert meta["train_images"] == 128  # natural + one pool
-    assert meta["seed"] == AdversarialSpec(**SETTINGS).stage_seed(1, 1)
+    assert meta["seed"] == AdversarialSettings(**SETTINGS).stage_seed(1, 1)
     # Stage 2 must continue stage 1 and train on pools 1 and 2 in order.
     with pytest.raises(DataError, match="stage 2 continues 'adv_stage1'"):
         train_stage(data, base_checkpoint, [pool1, pool1], tmp_path / "stage2.pt", stage=2, **common)
@@ -245,5 +245,5 @@ def test_the_training_job_trains_in_the_specs_sample_order_and_records_it(mnist_
     assert meta["sample_order"] == order
     images, labels = load_split(mnist_h5_file, "train", limit=128)
     expected = seeded_lenet(1)
-    train(expected, images, labels, SolverSpec(iterations=3, batch_size=16, log_every=3), seed=1, log=quiet, sample_order=order)
+    train(expected, images, labels, SolverSettings(iterations=3, batch_size=16, log_every=3), seed=1, log=quiet, sample_order=order)
     torch.testing.assert_close(model.ip1.weight, expected.ip1.weight, atol=0, rtol=0)

@@ -1,5 +1,5 @@
 """Tests for mnistrobust.training.adversarial: the Eq. 3 pool of a stage and the stage
-bookkeeping (AdversarialSpec). (Pools on disk: test_io_hdf5.py; the pool and stage jobs:
+bookkeeping (AdversarialSettings). (Pools on disk: test_io_hdf5.py; the pool and stage jobs:
 test_jobs_training.py.)"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch
 
 from mnistrobust.attacks import Eq3
 from mnistrobust.errors import ConfigError
-from mnistrobust.training.adversarial import AdversarialSpec, generate_pool
+from mnistrobust.training.adversarial import AdversarialSettings, generate_pool
 
 from model_support import seeded_lenet
 
@@ -29,11 +29,11 @@ def test_pool_is_eq3_of_every_image_whatever_the_batch_size():
 @pytest.mark.parametrize("stage", [0, 3])
 def test_nonexistent_stage_is_refused(stage):
     with pytest.raises(ConfigError, match="stages are 1..2"):
-        AdversarialSpec(**SETTINGS).check_stage(stage)
+        AdversarialSettings(**SETTINGS).check_stage(stage)
 
 
 def test_stage_bookkeeping():
-    spec = AdversarialSpec(**SETTINGS)
+    spec = AdversarialSettings(**SETTINGS)
     spec.check_stage(1)
     spec.check_stage(2)
     assert spec.pool_attrs(1) == {"stage": 1, "eps": 0.2, "c": 0.5, "gradient_batch": 1, "source_model": "lenet"}
@@ -55,5 +55,5 @@ def test_a_batch_averaged_gradient_divides_eq3s_second_term():
     sign_step = Eq3(0.2, 0.0).examples(model, x, y)
     assert (averaged - sign_step).abs().mean() < (per_image - sign_step).abs().mean() / 20
     assert not torch.equal(averaged, sign_step)
-    assert AdversarialSpec(**SETTINGS, gradient_batch=64).pool_attrs(1)["gradient_batch"] == 64
-    assert AdversarialSpec(**SETTINGS).pool_attrs(1)["gradient_batch"] == 1
+    assert AdversarialSettings(**SETTINGS, gradient_batch=64).pool_attrs(1)["gradient_batch"] == 64
+    assert AdversarialSettings(**SETTINGS).pool_attrs(1)["gradient_batch"] == 1

@@ -9,13 +9,13 @@ from torch import nn
 
 from mnistrobust.errors import ConfigError
 from mnistrobust.nets.defenses import DenoisingAutoencoder
-from mnistrobust.training.dae import AutoencoderSpec, denoising_metrics, reconstruction_error, train_autoencoder
+from mnistrobust.training.dae import AutoencoderSettings, denoising_metrics, reconstruction_error, train_autoencoder
 
 
 @pytest.mark.parametrize("kwargs", [{"iterations": 0}, {"batch_size": 0}, {"learning_rate": 0.0}])
 def test_spec_rejects_non_positive_settings(kwargs):
     with pytest.raises(ConfigError, match="DAE iterations, batch_size and learning_rate must be positive"):
-        AutoencoderSpec(**kwargs)
+        AutoencoderSettings(**kwargs)
 
 
 class _Halve(nn.Module):
@@ -36,7 +36,7 @@ def test_reconstruction_error_is_the_mean_squared_error_of_the_reconstruction():
 
 def test_trained_dae_reconstructs_clean_images_better_than_the_noisy_input(small_mnist):
     images = small_mnist
-    spec = AutoencoderSpec(seed=0, input_dropout=0.2, iterations=400, batch_size=64, learning_rate=0.5, log_every=400)
+    spec = AutoencoderSettings(seed=0, input_dropout=0.2, iterations=400, batch_size=64, learning_rate=0.5, log_every=400)
     dae = DenoisingAutoencoder({"input": spec.input_dropout})
     dae.reset_parameters(spec.seed)
     untrained = reconstruction_error(dae, images[:300])
@@ -63,14 +63,14 @@ CAFFE_EXAMPLE = dict(
 def test_caffe_recipe_follows_caffes_step_policy():
     """mnist_autoencoder_solver_nesterov.prototxt: base_lr 0.01, lr_policy "step", gamma 0.1,
     stepsize 10,000: rate = base_lr * gamma ^ floor(iter / stepsize)."""
-    spec = AutoencoderSpec(**CAFFE_EXAMPLE)
+    spec = AutoencoderSettings(**CAFFE_EXAMPLE)
     for iteration, rate in ((0, 0.01), (9_999, 0.01), (10_000, 0.001), (19_999, 0.001), (20_000, 1e-4), (64_999, 1e-8)):
         assert spec.rate_at(iteration) == pytest.approx(rate, rel=1e-9), iteration
-    assert AutoencoderSpec(learning_rate=0.5).rate_at(50_000) == 0.5  # no step: constant
+    assert AutoencoderSettings(learning_rate=0.5).rate_at(50_000) == 0.5  # no step: constant
 
 
 def test_caffe_recipe_trains_the_sigmoid_dae_with_the_rate_of_each_iteration(small_mnist):
-    spec = AutoencoderSpec(**{**CAFFE_EXAMPLE, "iterations": 6, "lr_step": 2, "batch_size": 16, "log_every": 1})
+    spec = AutoencoderSettings(**{**CAFFE_EXAMPLE, "iterations": 6, "lr_step": 2, "batch_size": 16, "log_every": 1})
     assert spec.arch == "dae_sigmoid"
     dae = DenoisingAutoencoder({"input": 0.2}, hidden="sigmoid")
     dae.reset_parameters(0)
@@ -83,15 +83,15 @@ def test_caffe_recipe_trains_the_sigmoid_dae_with_the_rate_of_each_iteration(sma
 def test_caffe_loss_sums_the_pixels_and_averages_the_batch():
     logits = torch.randn(5, 784, generator=torch.Generator().manual_seed(0))
     target = torch.rand(5, 784, generator=torch.Generator().manual_seed(1))
-    caffe = AutoencoderSpec(**CAFFE_EXAMPLE).loss(logits, target)
-    pilot = AutoencoderSpec().loss(logits, target)
+    caffe = AutoencoderSettings(**CAFFE_EXAMPLE).loss(logits, target)
+    pilot = AutoencoderSettings().loss(logits, target)
     assert caffe.item() == pytest.approx(784 * pilot.item(), rel=1e-5)
 
 
 def test_weight_decay_spares_the_biases(small_mnist):
     """Caffe's example sets decay_mult 0 on the biases: with the loss's gradient dropped, one
     Nesterov step (rate 0.01, momentum 0.5: lr * (1 + m) * decay * w) shrinks the weights alone."""
-    spec = AutoencoderSpec(**{**CAFFE_EXAMPLE, "iterations": 1, "batch_size": 8, "weight_decay": 0.5, "momentum": 0.5})
+    spec = AutoencoderSettings(**{**CAFFE_EXAMPLE, "iterations": 1, "batch_size": 8, "weight_decay": 0.5, "momentum": 0.5})
     dae = DenoisingAutoencoder({"input": 0.0}, hidden="sigmoid")
     dae.reset_parameters(0)
     with torch.no_grad():
@@ -110,4 +110,4 @@ def test_weight_decay_spares_the_biases(small_mnist):
 
 def test_unknown_recipe_raises():
     with pytest.raises(ConfigError, match="unknown DAE recipe 'keras'"):
-        AutoencoderSpec(recipe="keras")
+        AutoencoderSettings(recipe="keras")

@@ -16,7 +16,7 @@ from mnistrobust.training.solver import (
     CaffeSGD,
     DatabaseSampler,
     EpochSampler,
-    SolverSpec,
+    SolverSettings,
     checkpoint_meta,
     make_sampler,
     train,
@@ -47,17 +47,17 @@ def _quadrant_set(n: int = 512, seed: int = 0):
 
 
 def test_inv_learning_rate_schedule():
-    spec = SolverSpec()
+    spec = SolverSettings()
     assert spec.learning_rate(0) == pytest.approx(0.01)
     assert spec.learning_rate(10_000) == pytest.approx(0.01 * 2.0**-0.75)
     assert spec.learning_rate(10_000) == pytest.approx(0.005946, abs=1e-6)
     assert spec.learning_rate(5_000) == pytest.approx(0.01 * 1.5**-0.75)
-    custom = SolverSpec(base_lr=0.1, lr_gamma=1e-3, lr_power=0.5)
+    custom = SolverSettings(base_lr=0.1, lr_gamma=1e-3, lr_power=0.5)
     assert custom.learning_rate(3000) == pytest.approx(0.1 * 4.0**-0.5)
 
 
 def test_default_spec_is_caffe_lenet_solver():
-    spec = SolverSpec()
+    spec = SolverSettings()
     assert (spec.iterations, spec.batch_size, spec.base_lr, spec.momentum, spec.weight_decay) == (
         10_000,
         64,
@@ -71,7 +71,7 @@ def test_default_spec_is_caffe_lenet_solver():
 @pytest.mark.parametrize("kwargs", [{"iterations": 0}, {"batch_size": 0}, {"iterations": -5}])
 def test_spec_rejects_non_positive_sizes(kwargs):
     with pytest.raises(ConfigError):
-        SolverSpec(**kwargs)
+        SolverSettings(**kwargs)
 
 
 # ------------------------------------------------------------------ optimiser
@@ -80,7 +80,7 @@ def test_spec_rejects_non_positive_sizes(kwargs):
 def test_caffe_sgd_matches_hand_computation_over_two_steps():
     torch.manual_seed(0)
     model = nn.Linear(3, 2)
-    spec = SolverSpec(momentum=0.9, weight_decay=5e-4)
+    spec = SolverSettings(momentum=0.9, weight_decay=5e-4)
     optimizer = CaffeSGD(model, spec)
     w0, b0 = model.weight.detach().clone(), model.bias.detach().clone()
     g_w1, g_b1 = torch.randn(2, 3), torch.randn(2)
@@ -106,7 +106,7 @@ def test_caffe_sgd_matches_hand_computation_over_two_steps():
 
 
 def test_caffe_sgd_bias_multiplier_applies_to_lenet_biases_only():
-    optimizer = CaffeSGD(seeded_lenet(), SolverSpec())
+    optimizer = CaffeSGD(seeded_lenet(), SolverSettings())
     names = [name for name, _ in seeded_lenet().named_parameters()]
     mults = dict(zip(names, optimizer.lr_mults))
     assert mults == {
@@ -181,7 +181,7 @@ def test_make_sampler_seeds_only_the_shuffle():
 def _train(seed: int, dropout=None, iterations: int = 30):
     images, labels = random_set(256)
     model = seeded_lenet(0, dropout)
-    spec = SolverSpec(iterations=iterations, batch_size=64, log_every=10)
+    spec = SolverSettings(iterations=iterations, batch_size=64, log_every=10)
     metrics = train(model, images, labels, spec, seed=seed, log=_quiet)
     return model, metrics
 
@@ -207,7 +207,7 @@ def test_training_reduces_loss_on_learnable_task():
     model = seeded_lenet(0)
     with torch.no_grad():
         before = F.nll_loss(model.eval()(images), labels).item()
-    spec = SolverSpec(iterations=100, batch_size=64, log_every=20)
+    spec = SolverSettings(iterations=100, batch_size=64, log_every=20)
     messages = []
     metrics = train(model, images, labels, spec, seed=0, log=messages.append)
     with torch.no_grad():
@@ -231,7 +231,7 @@ def test_start_iteration_continues_schedule(monkeypatch):
 
     monkeypatch.setattr(CaffeSGD, "step", recording_step)
     images, labels = random_set(64)
-    spec = SolverSpec(iterations=3, batch_size=32, log_every=10)
+    spec = SolverSettings(iterations=3, batch_size=32, log_every=10)
     train(seeded_lenet(0), images, labels, spec, seed=0, log=_quiet, start_iteration=10_000)
     assert seen == pytest.approx([spec.learning_rate(10_000 + i) for i in range(3)])
 
@@ -244,7 +244,7 @@ def test_perturb_batch_replaces_each_batch_in_train_mode():
         return torch.zeros_like(batch)
 
     images, labels = random_set(64)
-    spec = SolverSpec(iterations=3, batch_size=16, log_every=10)
+    spec = SolverSettings(iterations=3, batch_size=16, log_every=10)
     perturbed = seeded_lenet(0, {"full": 0.5})
     train(perturbed, images, labels, spec, seed=0, log=_quiet, perturb_batch=perturb)
     assert seen == [(True, 16, 16)] * 3
@@ -259,14 +259,14 @@ def test_perturb_batch_replaces_each_batch_in_train_mode():
 
 
 def test_checkpoint_meta_records_how_a_network_was_made():
-    spec = SolverSpec(iterations=20)
+    spec = SolverSettings(iterations=20)
     meta = checkpoint_meta("lenet", {"arch": "lenet", "dropout": {"input": 0.2}, "seed": 3}, spec, 512, {"train_seconds": 1.5, "final_loss": 0.25})
     assert meta == {
         "name": "lenet",
         "arch": "lenet",
         "dropout": {"input": 0.2},
         "seed": 3,
-        "solver": {**SolverSpec().__dict__, "iterations": 20},
+        "solver": {**SolverSettings().__dict__, "iterations": 20},
         "train_images": 512,
         "metrics": {"final_loss": 0.25},  # wall-clock seconds are not a property of the network
     }
@@ -284,7 +284,7 @@ def test_grouped_training_matches_training_each_member_alone():
     a step's gradient elsewhere (seen on an AVX-512 CPU: 1e-2 in one member's first step);
     that is max-pooling's discontinuity, not a difference in what the group computes."""
     images, labels = random_set(256, dtype=torch.float64)
-    spec = SolverSpec(iterations=15, batch_size=16, log_every=1000)
+    spec = SolverSettings(iterations=15, batch_size=16, log_every=1000)
     seeds = [3, 7, 11]
     alone = [seeded_lenet(seed).double() for seed in seeds]
     losses = [train(model, images, labels, spec, seed=seed, log=lambda _: None)["final_loss"] for model, seed in zip(alone, seeds)]
@@ -304,7 +304,7 @@ def test_group_needs_one_seed_per_member():
     group = LeNetGroup([seeded_lenet(1), seeded_lenet(2)])
     images, labels = random_set(64)
     with pytest.raises(ConfigError, match="2 seeds"):
-        train_group(group, images, labels, SolverSpec(iterations=1, batch_size=16), [1], log=lambda _: None)
+        train_group(group, images, labels, SolverSettings(iterations=1, batch_size=16), [1], log=lambda _: None)
 
 
 def test_networks_with_one_sample_seed_draw_the_same_batches():
@@ -312,7 +312,7 @@ def test_networks_with_one_sample_seed_draw_the_same_batches():
     differ only in their initialisation; without it each draws its own from its seed."""
     images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     labels = torch.arange(40) % 10
-    spec = SolverSpec(iterations=3, batch_size=8, log_every=3)
+    spec = SolverSettings(iterations=3, batch_size=8, log_every=3)
     seen = {}
     for name, seed, sample_seed in (("a", 2, 1), ("b", 3, 1), ("c", 3, None)):
         drawn = []
@@ -330,7 +330,7 @@ def test_networks_with_one_sample_seed_draw_the_same_batches():
 def test_a_group_draws_each_members_batches_from_its_sample_seed():
     images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)).double()
     labels = torch.arange(40) % 10
-    spec = SolverSpec(iterations=4, batch_size=8, log_every=4)
+    spec = SolverSettings(iterations=4, batch_size=8, log_every=4)
     alone = seeded_lenet(3).double()
     train(alone, images, labels, spec, seed=3, log=lambda _: None, sample_seed=1)
     group = LeNetGroup([seeded_lenet(seed).double() for seed in (2, 3)])
@@ -348,7 +348,7 @@ def _drawn_batches(seed: int, **train_kwargs) -> torch.Tensor:
         drawn.append(batch.clone())
         return batch
 
-    spec = SolverSpec(iterations=6, batch_size=16, log_every=6)
+    spec = SolverSettings(iterations=6, batch_size=16, log_every=6)
     train(seeded_lenet(seed), images, labels, spec, seed=seed, log=lambda _: None, perturb_batch=record, **train_kwargs)
     return torch.stack(drawn)
 
@@ -364,7 +364,7 @@ def test_database_order_gives_every_network_the_stored_order():
 def test_a_group_in_database_order_matches_its_members_trained_alone():
     images = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)).double()
     labels = torch.arange(40) % 10
-    spec = SolverSpec(iterations=4, batch_size=16, log_every=4)
+    spec = SolverSettings(iterations=4, batch_size=16, log_every=4)
     alone = seeded_lenet(3).double()
     train(alone, images, labels, spec, seed=3, log=lambda _: None, sample_order="database")
     group = LeNetGroup([seeded_lenet(seed).double() for seed in (2, 3)])

@@ -18,9 +18,9 @@ from ..evaluation.sweeps import clean_error
 from ..io.checkpoints import load_model, save_checkpoint
 from ..io.hdf5 import load_pool, save_pool
 from ..nets.models import LeNetGroup, build_model
-from ..training.adversarial import AdversarialSpec, generate_pool
-from ..training.dae import AutoencoderSpec, denoising_metrics, train_autoencoder
-from ..training.solver import SAMPLE_ORDERS, SolverSpec, checkpoint_meta, train, train_group
+from ..training.adversarial import AdversarialSettings, generate_pool
+from ..training.dae import AutoencoderSettings, denoising_metrics, train_autoencoder
+from ..training.solver import SAMPLE_ORDERS, SolverSettings, checkpoint_meta, train, train_group
 
 
 def train_checkpoint(
@@ -37,7 +37,7 @@ def train_checkpoint(
     """Train the configured network ``name`` and save it with its spec, seed and clean error."""
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
-    spec = SolverSpec(**{**solver, "iterations": model_spec["iterations"]})
+    spec = SolverSettings(**{**solver, "iterations": model_spec["iterations"]})
     model = initialised_model(
         model_spec["arch"], model_spec["dropout"], model_spec["seed"], model_spec.get("dropout_placement")
     )
@@ -67,7 +67,7 @@ def save_trained(
     checkpoint: str,
     name: str,
     model_spec: dict,
-    spec: SolverSpec,
+    spec: SolverSettings,
     model: nn.Module,
     metrics: dict,
     train_images: int,
@@ -110,7 +110,7 @@ def train_group_checkpoints(
     specs = [model_specs[name] for name in names]
     images, labels = load_split(data_h5, "train", limit=train_images)
     test_x, test_y = load_split(data_h5, "test", limit=test_images)
-    spec = SolverSpec(**{**solver, "iterations": specs[0]["iterations"]})
+    spec = SolverSettings(**{**solver, "iterations": specs[0]["iterations"]})
     members = [
         initialised_model("lenet", spec["dropout"], spec["seed"], spec.get("dropout_placement")) for spec in specs
     ]
@@ -198,7 +198,7 @@ def train_dae_checkpoint(
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Train the DAE (docs/design.md) and save it with its settings and test reconstruction errors."""
-    spec = AutoencoderSpec(**settings)
+    spec = AutoencoderSettings(**settings)
     images, _ = load_split(data_h5, "train", limit=train_images)
     test_x, _ = load_split(data_h5, "test", limit=test_images)
     model = initialised_model(spec.arch, {"input": spec.input_dropout}, spec.seed)
@@ -227,7 +227,7 @@ def make_pool(
     device: torch.device | str = "cpu",
 ) -> None:
     """The pool of ``stage``: Eq. 3 examples of the training set from the model of stage - 1."""
-    spec = AdversarialSpec(**settings)
+    spec = AdversarialSettings(**settings)
     spec.check_stage(stage)
     model, _, source = _previous_stage_model(checkpoint, stage, spec, "needs")
     images, labels = load_split(data_h5, "train", limit=train_images)
@@ -243,7 +243,7 @@ def make_pool(
 
 
 def _previous_stage_model(
-    checkpoint: str, stage: int, spec: AdversarialSpec, relation: str
+    checkpoint: str, stage: int, spec: AdversarialSettings, relation: str
 ) -> tuple[nn.Module, dict, str]:
     """The model of stage - 1 from ``checkpoint``, its metadata and its name; a checkpoint of
     another model is a DataError saying that stage ``stage`` ``relation`` (needs, continues) it."""
@@ -271,7 +271,7 @@ def train_stage(
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Continue the model of stage - 1 on the natural set joined with the pools of stages 1..stage."""
-    spec = AdversarialSpec(**settings)
+    spec = AdversarialSettings(**settings)
     spec.check_stage(stage)
     if len(pool_paths) != stage:
         raise ConfigError(f"stage {stage} trains on the pools of stages 1..{stage}; got {len(pool_paths)} pool(s)")
@@ -285,7 +285,7 @@ def train_stage(
         parts.append(pool)
         part_labels.append(pool_labels)
     images, labels = torch.cat(parts), torch.cat(part_labels)
-    solver_spec = SolverSpec(**{**solver, "iterations": spec.iterations_per_stage})
+    solver_spec = SolverSettings(**{**solver, "iterations": spec.iterations_per_stage})
     start = spec.start_iteration(base_iterations, stage)
     seed = spec.stage_seed(int(meta["seed"]), stage)
     log(

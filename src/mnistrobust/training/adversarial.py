@@ -31,7 +31,7 @@ def generate_pool(
 ) -> torch.Tensor:
     """Eq. 3 examples of every image, from ``model``'s own gradients (on the model's device);
     ``gradient_batch``: the second term's gradient is the loss's averaged over a batch of
-    that many images (see :class:`AdversarialSpec`), i.e. the per-image gradient / it."""
+    that many images (see :class:`AdversarialSettings`), i.e. the per-image gradient / it."""
     model.eval().to(memory_format=torch.channels_last)
     device = module_device(model)
     attack = Eq3(eps, c / gradient_batch)
@@ -44,7 +44,7 @@ def generate_pool(
 
 
 @dataclasses.dataclass(frozen=True)
-class AdversarialSpec:
+class AdversarialSettings:
     base_model: str
     stages: int
     iterations_per_stage: int

@@ -21,7 +21,7 @@ DAE_RECIPES = {"caffe_example": "dae_sigmoid", "relu_pilot": "dae"}
 
 
 @dataclasses.dataclass(frozen=True)
-class AutoencoderSpec:
+class AutoencoderSettings:
     """Nesterov-momentum SGD on the cross-entropy between reconstruction and clean image;
     ``lr_step``: Caffe's "step" policy (the rate times ``lr_gamma`` every ``lr_step``
     iterations), None for a constant rate; ``weight_decay`` on the weights, not the biases
@@ -62,7 +62,7 @@ class AutoencoderSpec:
 
 
 def train_autoencoder(
-    model: nn.Module, images: torch.Tensor, spec: AutoencoderSpec, log: Callable[[str], None] = print
+    model: nn.Module, images: torch.Tensor, spec: AutoencoderSettings, log: Callable[[str], None] = print
 ) -> dict[str, float]:
     """Train a denoising autoencoder to reconstruct clean images from input-dropout-corrupted ones."""
     torch.manual_seed(spec.seed)  # input-dropout masks

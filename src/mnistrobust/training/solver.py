@@ -16,7 +16,7 @@ from ..nets.models import LeNetGroup, module_device
 from ..progress import Progress
 
 @dataclasses.dataclass(frozen=True)
-class SolverSpec:
+class SolverSettings:
     """Caffe's lenet_solver.prototxt, which the paper's description matches."""
 
     iterations: int = 10_000
@@ -41,7 +41,7 @@ class SolverSpec:
 class CaffeSGD:
     """SGD exactly as Caffe applies it: v = m v + lr (g + wd w); w -= v."""
 
-    def __init__(self, model: nn.Module, spec: SolverSpec):
+    def __init__(self, model: nn.Module, spec: SolverSettings):
         self.spec = spec
         named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         self.params = [p for _, p in named]
@@ -115,7 +115,7 @@ def train(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    spec: SolverSpec,
+    spec: SolverSettings,
     seed: int,
     log: Callable[[str], None] = print,
     start_iteration: int = 0,
@@ -155,7 +155,7 @@ def train_group(
     group: LeNetGroup,
     images: torch.Tensor,
     labels: torch.Tensor,
-    spec: SolverSpec,
+    spec: SolverSettings,
     seeds: list[int],
     log: Callable[[str], None] = print,
     sample_seeds: list[int] | None = None,
@@ -182,7 +182,7 @@ def train_group(
 
 def _caffe_sgd_loop(
     model: nn.Module,
-    spec: SolverSpec,
+    spec: SolverSettings,
     next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
     images_per_step: int,
     log: Callable[[str], None],
