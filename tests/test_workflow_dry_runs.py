@@ -146,7 +146,7 @@ def test_python_code_has_no_undefined_or_unused_names():
 def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independent_ones(tmp_path, no_data_dir):
     one = dry_run(tmp_path / "one", no_data_dir, "paper", config=str(REPO / "config.yaml"))
     assert one.ok, one.output
-    assert not re.search(r"results/(logs/|benchmarks/)?r[0-9]+/", one.output)  # replicate 1: today's paths
+    assert not re.search(r"results/(logs/|benchmarks/)?r[0-9]+/", one.output)  # replicate 1: no replicate folder
     default_with_three = tmp_path / "replicates3.yaml"  # merged over config.yaml, as --configfile is
     default_with_three.write_text("replicates: 3\n")
     three = dry_run(tmp_path / "three", no_data_dir, "paper", config=str(default_with_three))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from ..config import lowpass_filters, noise_kind
 from ..errors import ConfigError
 from ..nets.methods import build_preprocess
 from ..nets.models import Stacked, module_device
-from ..progress import Progress
+from ..progress import Log, Progress
 from ..reports.curves import CELL_COLUMNS, CURVE_COLUMNS
 
 
@@ -47,7 +47,7 @@ def sweep(
     sign: torch.Tensor | None = None,
     seed: int = 0,
     batch_size: int = 512,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> pd.DataFrame:
     """Error and Eq. 2 distortion of ``model`` at every strength, over the whole set.
 
@@ -170,7 +170,7 @@ def errors_at_dists(
     sign: torch.Tensor | None = None,
     seed: int = 0,
     batch_size: int = 512,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> pd.DataFrame:
     """Table 2's cells measured, not interpolated: for each dist, the strength found by
     ``bisect_strengths`` and the error of one sweep level there."""
@@ -199,7 +199,7 @@ def lowpass_clean_errors(
     labels: torch.Tensor,
     lowpass: dict,
     sigmas: Sequence[float],
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> pd.DataFrame:
     """Clean test error of ``classifier`` behind each low-pass filter at each injected-noise sigma.
 

@@ -4,7 +4,7 @@ the adversarial pools and stages, and save them as checkpoints."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from ..evaluation.sweeps import clean_error
 from ..io.checkpoints import load_model, save_checkpoint
 from ..io.hdf5 import load_pool, save_pool
 from ..nets.models import LeNetGroup, build_model
+from ..progress import Log
 from ..training.adversarial import AdversarialSettings, generate_pool
 from ..training.dae import AutoencoderSettings, denoising_metrics, train_autoencoder
 from ..training.solver import SAMPLE_ORDERS, SolverSettings, checkpoint_meta, train, train_group
@@ -31,7 +32,7 @@ def train_checkpoint(
     solver: dict,
     train_images: int,
     test_images: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Train the configured network ``name`` and save it with its spec, seed and clean error."""
@@ -73,7 +74,7 @@ def save_trained(
     train_images: int,
     test_x: torch.Tensor,
     test_y: torch.Tensor,
-    log: Callable[[str], None],
+    log: Log,
     **extra_meta,
 ) -> dict[str, float]:
     """Measure a trained classifier's clean test error (where ``model`` is) and save it, on the
@@ -92,7 +93,7 @@ def train_group_checkpoints(
     solver: dict,
     train_images: int,
     test_images: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     device: torch.device | str = "cpu",
 ) -> dict[str, dict[str, float]]:
     """Train the networks ``checkpoints`` names (LeNets differing only in seed) in one job and
@@ -170,7 +171,7 @@ def unfinished_member_path(checkpoint: str) -> Path:
     return path.parent / "unfinished" / path.name
 
 
-def _member_kept_earlier(path: Path, expected: dict, log: Callable[[str], None]) -> dict | None:
+def _member_kept_earlier(path: Path, expected: dict, log: Log) -> dict | None:
     """The metrics of a member an interrupted run kept at ``path``, if it was made exactly as
     this run would make it (same name, seed, dropout, solver, data size); else None."""
     if not path.exists():
@@ -194,7 +195,7 @@ def train_dae_checkpoint(
     settings: dict,
     train_images: int,
     test_images: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Train the DAE (docs/design.md) and save it with its settings and test reconstruction errors."""
@@ -223,7 +224,7 @@ def make_pool(
     stage: int,
     settings: dict,
     train_images: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     device: torch.device | str = "cpu",
 ) -> None:
     """The pool of ``stage``: Eq. 3 examples of the training set from the model of stage - 1."""
@@ -267,7 +268,7 @@ def train_stage(
     base_iterations: int,
     train_images: int,
     test_images: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Continue the model of stage - 1 on the natural set joined with the pools of stages 1..stage."""

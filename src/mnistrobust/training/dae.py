@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -11,6 +10,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 from ..nets.models import module_device
+from ..progress import Log
 from .solver import make_sampler, training_loop
 
 # How the DAE is made (docs/design.md "DAE"): the network (its checkpoint's architecture)
@@ -62,7 +62,7 @@ class AutoencoderSettings:
 
 
 def train_autoencoder(
-    model: nn.Module, images: torch.Tensor, spec: AutoencoderSettings, log: Callable[[str], None] = print
+    model: nn.Module, images: torch.Tensor, spec: AutoencoderSettings, log: Log = print
 ) -> dict[str, float]:
     """Train a denoising autoencoder to reconstruct clean images from input-dropout-corrupted ones."""
     torch.manual_seed(spec.seed)  # input-dropout masks

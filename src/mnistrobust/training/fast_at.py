@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ from ..attacks.core import evaluating, predictions
 from ..attacks.steps import LinfStep, ascend
 from ..config import FastATSettings, PGDSettings
 from ..nets.models import module_device
-from ..progress import Progress
+from ..progress import Log, Progress
 from .solver import EpochSampler, training_note
 
 PEAK_AT = 0.4  # the cyclic learning rate peaks at 2/5 of training (Wong et al.'s MNIST schedule)
@@ -92,7 +92,7 @@ def fast_adversarial_training(
     images: torch.Tensor,
     labels: torch.Tensor,
     settings: FastATSettings,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> FastATResult:
     """Train ``model`` where its parameters are, epoch by epoch (each a fresh shuffle of
     ``images``, the last partial batch left out), on fast adversarial examples; after each

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 from ..nets.models import LeNetGroup, module_device
-from ..progress import Progress
+from ..progress import Log, Progress
 
 @dataclasses.dataclass(frozen=True)
 class SolverSettings:
@@ -117,7 +117,7 @@ def train(
     labels: torch.Tensor,
     spec: SolverSettings,
     seed: int,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     start_iteration: int = 0,
     sample_seed: int | None = None,
     perturb_batch: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -157,7 +157,7 @@ def train_group(
     labels: torch.Tensor,
     spec: SolverSettings,
     seeds: list[int],
-    log: Callable[[str], None] = print,
+    log: Log = print,
     sample_seeds: list[int] | None = None,
     sample_order: str = "shuffled",
 ) -> dict[str, float]:
@@ -185,7 +185,7 @@ def _caffe_sgd_loop(
     spec: SolverSettings,
     next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
     images_per_step: int,
-    log: Callable[[str], None],
+    log: Log,
     start_iteration: int,
     members: int = 1,
 ) -> dict[str, float]:
@@ -216,7 +216,7 @@ def training_loop(
     iterations: int,
     log_every: int,
     images_per_step: int,
-    log: Callable[[str], None],
+    log: Log,
     members: int = 1,
 ) -> dict[str, float]:
     """Run ``step`` (iteration -> its loss and learning rate) ``iterations`` times, with a
