@@ -4,7 +4,6 @@ determinism, and a LeNetGroup trained as each member would be alone."""
 from __future__ import annotations
 
 import pytest
-import yaml
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -12,7 +11,6 @@ from torch.nn import functional as F
 from mnistrobust.errors import ConfigError
 from mnistrobust.nets.models import LeNetGroup, module_device
 from mnistrobust.training.solver import (
-    SAMPLE_ORDERS,
     CaffeSGD,
     DatabaseSampler,
     EpochSampler,
@@ -23,7 +21,6 @@ from mnistrobust.training.solver import (
     train_group,
 )
 
-from conftest import REPO
 from model_support import random_set, seeded_lenet
 
 
@@ -168,7 +165,6 @@ def test_make_sampler_seeds_only_the_shuffle():
     assert torch.equal(*database)
     shuffled = [make_sampler(20, 4, seed, "shuffled").next_indices() for seed in (1, 2)]
     assert not torch.equal(*shuffled)
-    assert SAMPLE_ORDERS == ("shuffled", "database")
     with pytest.raises(ConfigError, match="unknown sample order 'random'"):
         make_sampler(20, 4, 1, "random")
     with pytest.raises(ConfigError, match="smaller than one batch"):
@@ -371,7 +367,3 @@ def test_a_group_in_database_order_matches_its_members_trained_alone():
     train_group(group, images, labels, spec, [2, 3], log=lambda _: None, sample_order="database")
     torch.testing.assert_close(group.member_state_dicts()[1]["ip1.weight"], alone.ip1.weight, atol=1e-10, rtol=0)
 
-
-def test_the_schemas_sample_orders_are_the_solvers():
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    assert tuple(schema["properties"]["sample_order"]["enum"]) == SAMPLE_ORDERS
