@@ -467,7 +467,6 @@ def test_config_that_fails_its_schema_is_rejected_before_any_job(tmp_path, no_da
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "strong, message",
     [

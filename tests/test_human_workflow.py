@@ -8,7 +8,7 @@ from conftest import dry_run, small_config_with
 FIGURE = "results/human/fig8_humans_vs_lenets.png"
 
 
-def test_a_lenet_model_that_is_not_configured_is_named(tmp_path, mnist_dir):
+def test_a_lenet_model_that_is_not_configured_is_named(tmp_path, no_data_dir):
     config = small_config_with(tmp_path, {"human": {"lenet_models": ["lenet", "lenet_ghost"]}})
-    result = dry_run(tmp_path / "work", mnist_dir, FIGURE, config=config)
+    result = dry_run(tmp_path / "work", no_data_dir, FIGURE, config=config)
     assert not result.ok and "lenet_ghost" in result.output

@@ -18,7 +18,8 @@ from mnistrobust.config import StrongAttackSettings, declared_traits, extra_thre
 from mnistrobust.errors import ConfigError
 from mnistrobust.evaluation.strong import evaluate_networks
 from mnistrobust.nets.methods import build_method
-from mnistrobust.nets.plugins import smoke_run_defenses
+from mnistrobust.nets.models import LeNet
+from mnistrobust.nets.plugins import build_plugin, smoke_run_defenses
 from mnistrobust.reports.strong import check_flags
 
 from model_support import STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
@@ -193,14 +194,23 @@ def test_validate_reads_a_plugin_and_the_smoke_run_builds_it(tmp_path):
     smoke_run_defenses(_config_with_defense(tmp_path, GOOD))
 
 
+def test_a_job_that_builds_a_plugin_checks_it_as_the_smoke_run_does(tmp_path):
+    """Where Snakemake ran without torch there was no smoke run: the job's build stops on the same line."""
+    defense = _config_with_defense(tmp_path, WRONG_SHAPE)["methods"]["mine"]["defense"]
+    with pytest.raises(ConfigError, match=r"^'Mine' returns \(2, 5\) for 2 images; a defense must return \(N, 10\) logits$"):
+        build_plugin(defense, LeNet().eval(), "end_to_end")
+    good = _config_with_defense(tmp_path, GOOD)["methods"]["mine"]["defense"]
+    assert tuple(build_plugin(good, LeNet().eval(), "end_to_end")(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
+
+
 def _small_config_with_defense(tmp_path, source: str) -> str:
     (tmp_path / "mine.py").write_text(source)
     defense = {"file": str(tmp_path / "mine.py"), "class": "Mine"}
     return small_config_with(tmp_path, {"methods": {"mine": {"preprocess": "none", "members": ["lenet"], "defense": defense}}})
 
 
-def test_the_workflow_stops_a_plugin_that_fails_its_smoke_run_in_one_line(tmp_path, mnist_dir):
-    result = dry_run(tmp_path / "work", mnist_dir, "paper", config=_small_config_with_defense(tmp_path, WRONG_SHAPE))
+def test_the_workflow_stops_a_plugin_that_fails_its_smoke_run_in_one_line(tmp_path, no_data_dir):
+    result = dry_run(tmp_path / "work", no_data_dir, "paper", config=_small_config_with_defense(tmp_path, WRONG_SHAPE))
     assert not result.ok
     lines = [line for line in result.output.splitlines() if "method 'mine'" in line]
     assert lines == ["Error: method 'mine': 'Mine' returns (2, 5) for 2 images; a defense must return (N, 10) logits"]
@@ -208,11 +218,12 @@ def test_the_workflow_stops_a_plugin_that_fails_its_smoke_run_in_one_line(tmp_pa
     assert not (tmp_path / "work" / "results").exists()
 
 
-def test_where_torch_is_missing_the_workflow_says_it_did_not_smoke_run_the_plugins(tmp_path, mnist_dir):
+@pytest.mark.slow  # Snakemake's command line in a subprocess
+def test_where_torch_is_missing_the_workflow_says_it_did_not_smoke_run_the_plugins(tmp_path, no_data_dir):
     """Snakemake without the package's environment: the config is checked, the smoke run is
     skipped in one line on stderr (a plug-in that would fail it is then the jobs' to stop)."""
     config = _small_config_with_defense(tmp_path, WRONG_SHAPE)
-    arguments = snakemake_command(tmp_path / "work", mnist_dir, "-n", "paper", config=config)[len(SNAKEMAKE):]
+    arguments = snakemake_command(tmp_path / "work", no_data_dir, "-n", "paper", config=config)[len(SNAKEMAKE):]
     script = (
         "import runpy, sys\n"
         "sys.modules['torch'] = None\n"

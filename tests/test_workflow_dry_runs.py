@@ -143,7 +143,7 @@ def test_python_code_has_no_undefined_or_unused_names():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_one_replicate_plans_todays_files_and_three_replicates_add_two_independent_ones(tmp_path, no_data_dir):
+def test_one_replicate_plans_no_replicate_folder_and_three_replicates_add_two_independent_ones(tmp_path, no_data_dir):
     one = dry_run(tmp_path / "one", no_data_dir, "paper", config=str(REPO / "config.yaml"))
     assert one.ok, one.output
     assert not re.search(r"results/(logs/|benchmarks/)?r[0-9]+/", one.output)  # replicate 1: no replicate folder

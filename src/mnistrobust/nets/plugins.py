@@ -83,17 +83,20 @@ def instantiate(defense_class: type[nn.Module], classifier: nn.Module, options: 
         raise ConfigError(f"{defense_class.__name__}(classifier, **{dict(options)}) failed: {type(exc).__name__}: {exc}") from None
 
 
-def inspect_defense(defense: Mapping, classifier: nn.Module) -> DefenseTraits:
-    """Load, build and run the configured defense once on two blank images in front of
-    ``classifier`` (untrained is enough): its traits, or a ConfigError naming the problem.
-    The traits must be those its class body declares (``config.declared_traits``, what
-    the workflow's DAG was built from)."""
+def _checked_class(defense: Mapping) -> tuple[type[nn.Module], DefenseTraits]:
+    """The configured defense's class and traits; the traits must be those its class body
+    declares (``config.declared_traits``, what the workflow's DAG was built from)."""
     defense_class = load_defense_class(defense["file"], defense["class"])
     traits = traits_of(defense_class)
     if dataclasses.asdict(traits) != declared_traits(defense["file"], defense["class"]):
         raise ConfigError(
             f"{defense['class']!r} inherits randomized or differentiable; declare them in its own class body"
         )
+    return defense_class, traits
+
+
+def _run_once(defense_class: type[nn.Module], defense: Mapping, classifier: nn.Module) -> None:
+    """Build the defense and run it on two blank images: (2, 10) logits, or a ConfigError."""
     network = instantiate(defense_class, classifier, defense.get("options", {})).eval()
     try:
         with torch.no_grad():
@@ -103,6 +106,13 @@ def inspect_defense(defense: Mapping, classifier: nn.Module) -> DefenseTraits:
     if not isinstance(output, torch.Tensor) or tuple(output.shape) != (2, CLASSES):
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
         raise ConfigError(f"{defense['class']!r} returns {shape} for 2 images; a defense must return (N, {CLASSES}) logits")
+
+
+def inspect_defense(defense: Mapping, classifier: nn.Module) -> DefenseTraits:
+    """Load, build and run the configured defense once on two blank images in front of
+    ``classifier`` (untrained is enough): its traits, or a ConfigError naming the problem."""
+    defense_class, traits = _checked_class(defense)
+    _run_once(defense_class, defense, classifier)
     return traits
 
 
@@ -133,11 +143,14 @@ class PluginMethod(nn.Module):
 
 
 def build_plugin(defense: Mapping, classifier: nn.Module, threat: str) -> nn.Module:
-    """The configured defense in front of the method's loaded ``classifier``."""
-    defense_class = load_defense_class(defense["file"], defense["class"])
-    traits = traits_of(defense_class)
+    """The configured defense in front of the method's loaded ``classifier``, checked as the
+    workflow's smoke run checks it, so that a job run without that check (Snakemake without
+    torch) stops with the same one line. The check runs on a separate instance: its forward
+    pass leaves the returned defense's random state as built."""
+    defense_class, traits = _checked_class(defense)
     if threat != "end_to_end" and traits.differentiable:
         raise ConfigError(f"the {threat} attack needs a defense with differentiable = False; {defense['class']!r} is differentiable")
+    _run_once(defense_class, defense, classifier)
     return PluginMethod(instantiate(defense_class, classifier, defense.get("options", {})), threat).eval()
 
 
