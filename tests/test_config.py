@@ -323,8 +323,8 @@ def test_fast_reference_budget_states_the_recipe():
         "Adam cyclic lr up to 0.005; best epoch by PGD-10 on 1000 training images), from scratch"
     )
     assert "eps 0.3, Adam" in fast_reference_budget({**fast, "step_ratio": None})  # the method's own step
-    assert "N-FGSM" in fast_reference_budget({**fast, "method": "n_fgsm"})
-    assert "(FGSM from a random start, eps 0.3, step 0.75 eps" in fast_reference_budget({**fast, "attack_steps": 1})
+    assert "(N-FGSM, eps 0.3," in fast_reference_budget({**fast, "method": "n_fgsm", "attack_steps": 1})
+    assert "(FGSM-RS, eps 0.3," in fast_reference_budget({**fast, "attack_steps": 1})
     assert fast_reference_budget({**fast, "arch": "lenet"}).startswith("LeNet fast-AT 10 epochs")
 
 

@@ -3,6 +3,9 @@ workflow is parsed, and strong_attacks.enabled: auto, which follows it."""
 
 from __future__ import annotations
 
+import builtins
+import sys
+
 import pytest
 
 from mnistrobust import devices
@@ -28,6 +31,23 @@ def test_a_listed_gpu_is_confirmed_by_torch(tmp_path, monkeypatch):
     assert cuda_visible({}, tmp_path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # e.g. a CPU-only torch build
     assert not cuda_visible({"CUDA_VISIBLE_DEVICES": "0"}, tmp_path)
+
+
+def test_without_torch_the_driver_decides_and_a_broken_torch_is_not_hidden(tmp_path, monkeypatch):
+    (tmp_path / "0000:01:00.0").mkdir()
+    monkeypatch.setitem(sys.modules, "torch", None)  # Snakemake without the package's environment
+    assert cuda_visible({}, tmp_path)
+
+    def broken_import(name, *args, **kwargs):
+        if name == "torch":
+            raise ModuleNotFoundError("No module named 'torch._C'", name="torch._C")
+        return real_import(name, *args, **kwargs)
+
+    real_import = builtins.__import__
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(builtins, "__import__", broken_import)
+    with pytest.raises(ModuleNotFoundError, match="torch._C"):
+        cuda_visible({}, tmp_path)
 
 
 @pytest.mark.parametrize(

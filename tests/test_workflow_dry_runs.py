@@ -133,11 +133,13 @@ def test_workflow_passes_snakemake_lint_and_snakefmt(tmp_path, no_data_dir):
 
 
 def test_python_code_has_no_undefined_or_unused_names():
-    """pyflakes over the package, the rule scripts (``snakemake`` is their injected global)
-    and the benchmark scripts, which no other test imports: a name error there would
-    only show when someone runs the benchmark."""
+    """pyflakes over the folders `make lint` names (the package, the rule scripts, whose
+    ``snakemake`` is an injected global, the benchmark and experiment scripts, which no
+    other test imports, and the tests), read from the Makefile so the two cannot differ."""
     pyflakes = Path(sys.executable).parent / "pyflakes"
-    folders = [str(REPO / "src"), str(REPO / "bench"), str(REPO / "workflow" / "scripts")]
+    lint = re.search(r"^\tPYFLAKES_BUILTINS=snakemake \$\(BIN\)/pyflakes (.+)$", (REPO / "Makefile").read_text(), re.M)
+    folders = lint.group(1).split()
+    assert {"src", "bench", "workflow/scripts", "docs/experiments"} <= set(folders)
     env = {**os.environ, "PYFLAKES_BUILTINS": "snakemake"}
     result = subprocess.run([str(pyflakes), *folders], capture_output=True, text=True, cwd=REPO, env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -25,8 +25,10 @@ def cuda_visible(environ: Mapping[str, str] = os.environ, gpus_dir: Path = NVIDI
         return False
     try:
         import torch
-    except ImportError:
-        return True
+    except ModuleNotFoundError as missing:
+        if missing.name != "torch":
+            raise  # a broken torch install: say so rather than guess
+        return True  # Snakemake runs without the package's environment: the driver's word stands
     return torch.cuda.is_available()
 
 

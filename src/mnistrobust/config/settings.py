@@ -190,14 +190,13 @@ class StrongAttackSettings:
 
 def fast_reference_budget(fast: Mapping) -> str:
     """How the fast adversarial training reference was trained, for the table's title."""
-    steps = fast.get("attack_steps", 1)
-    if fast["method"] == "n_fgsm":
-        attack = "N-FGSM"
-    else:
-        attack = "FGSM from a random start" if steps == 1 else f"PGD-{steps} from a random start"
-    step = f"step {fast['step_ratio']:g} eps, " if fast.get("step_ratio") is not None else ""
+    settings = FastATSettings(**{key: value for key, value in fast.items() if key != "arch"})
+    # FGSM-RS and N-FGSM name their random start; PGD-k starts at random too.
+    attack = settings.attack_name if settings.attack_steps == 1 else f"{settings.attack_name} from a random start"
+    step = f"step {settings.step_ratio:g} eps, " if settings.step_ratio is not None else ""
+    network = "LeNet with ReLU after its convolutions" if fast["arch"] == "lenet_relu" else "LeNet"
     return (
-        f"{'LeNet with ReLU after its convolutions' if fast['arch'] == 'lenet_relu' else 'LeNet'} fast-AT {fast['epochs']} epochs x batch {fast['batch_size']} ({attack}, eps {fast['eps']:g}, {step}"
-        f"Adam cyclic lr up to {fast['lr_max']:g}; best epoch by PGD-{fast['guard_steps']} on "
-        f"{fast['guard_images']} training images), from scratch"
+        f"{network} fast-AT {settings.epochs} epochs x batch {settings.batch_size} ({attack}, eps {settings.eps:g}, "
+        f"{step}Adam cyclic lr up to {settings.lr_max:g}; best epoch by "
+        f"PGD-{settings.guard_steps} on {settings.guard_images} training images), from scratch"
     )
