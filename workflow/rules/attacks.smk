@@ -3,7 +3,7 @@ rule fgsm_sign_map:
     input:
         unpack(method_inputs),
     output:
-        sign_map="results/{replicate}attacks/{method}/{noise}_sign.h5",
+        sign_map=SIGN_MAP,
     log:
         "results/logs/{replicate}fgsm_sign_map/{method}/{noise}.log",
     benchmark:

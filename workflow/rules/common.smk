@@ -113,10 +113,18 @@ def replicate_of(wildcards):
     return replicate
 
 
-# Where each trained network is filed; the training rules' outputs are these patterns.
+# Where the workflow files what one rule makes and others read: each pattern is its
+# rule's output, and the input functions below fill it in.
+MNIST_H5 = "results/data/mnist.h5"
 MODEL_CHECKPOINT = "results/{replicate}models/{model}.pt"
 STAGE_CHECKPOINT = "results/{replicate}adversarial/stage{stage}.pt"
 DAE_CHECKPOINT = "results/{replicate}dae/dae.pt"
+POOL = "results/{replicate}adversarial/pool_stage{stage}.h5"
+SIGN_MAP = "results/{replicate}attacks/{method}/{noise}_sign.h5"
+SWEEP = "results/{replicate}sweeps/{method}/{noise}.csv"
+TABLE2_CELLS = "results/{replicate}table2_cells/{method}/{noise}.csv"
+TRANSFER_EXAMPLES = "results/strong_attacks/transfer/{source}.h5"
+STRONG_RESULT = "results/strong_attacks/methods/{method}.csv"
 
 
 def checkpoint_path(network):
@@ -188,16 +196,16 @@ def stage_checkpoint(stage, replicate):
 @readable
 def pool_inputs(wildcards):
     stage = checked_stage(wildcards)
-    return {"data": "results/data/mnist.h5", "checkpoint": stage_checkpoint(stage - 1, replicate_of(wildcards))}
+    return {"data": MNIST_H5, "checkpoint": stage_checkpoint(stage - 1, replicate_of(wildcards))}
 
 
 @readable
 def stage_inputs(wildcards):
     stage = checked_stage(wildcards)
     return {
-        "data": "results/data/mnist.h5",
+        "data": MNIST_H5,
         "previous": stage_checkpoint(stage - 1, replicate_of(wildcards)),
-        "pools": [f"results/{wildcards.replicate}adversarial/pool_stage{k}.h5" for k in range(1, stage + 1)],
+        "pools": [POOL.format(replicate=wildcards.replicate, stage=k) for k in range(1, stage + 1)],
     }
 
 
@@ -216,7 +224,7 @@ def method_inputs(wildcards):
     spec = method_spec(wildcards.method, noise)
     replicate = replicate_of(wildcards)
     inputs = {
-        "data": "results/data/mnist.h5",
+        "data": MNIST_H5,
         "members": [member_checkpoint(m, replicate) for m in spec["members"]],
     }
     if spec["preprocess"] == "dae":
@@ -230,7 +238,9 @@ def method_inputs(wildcards):
 def sweep_inputs(wildcards):
     inputs = method_inputs(wildcards)
     if ATTACK_THREAT[checked_noise(wildcards)] is not None:
-        inputs["sign_map"] = f"results/{wildcards.replicate}attacks/{wildcards.method}/{wildcards.noise}_sign.h5"
+        inputs["sign_map"] = SIGN_MAP.format(
+            replicate=wildcards.replicate, method=wildcards.method, noise=wildcards.noise
+        )
     return inputs
 
 
@@ -258,11 +268,11 @@ def method_params(wildcards):
 
 
 def curve_path(curve, replicate=1):
-    return f"results/{replicate_dir(replicate)}sweeps/{curve['method']}/{curve['noise']}.csv"
+    return SWEEP.format(replicate=replicate_dir(replicate), method=curve["method"], noise=curve["noise"])
 
 
 def cells_path(row, replicate=1):
-    return f"results/{replicate_dir(replicate)}table2_cells/{row['method']}/{row['noise']}.csv"
+    return TABLE2_CELLS.format(replicate=replicate_dir(replicate), method=row["method"], noise=row["noise"])
 
 
 def replicated(path_of, entries, replicates=REPLICATES):
@@ -282,9 +292,14 @@ def figure_inputs(wildcards):
     return replicated(curve_path, figure_spec(wildcards)["curves"], CURVE_REPLICATES)
 
 
+def baseline_sign_map():
+    """The baseline's own FGSM sign map (replicate 1), which Fig. 1 and the human study show."""
+    return SIGN_MAP.format(replicate="", method=config["baseline_method"], noise="fgsm")
+
+
 def baseline_sweeps():
     method = config["baseline_method"]
-    return {noise: f"results/sweeps/{method}/{noise}.csv" for noise in ("gaussian", "fgsm")}
+    return {noise: SWEEP.format(replicate="", method=method, noise=noise) for noise in ("gaussian", "fgsm")}
 
 
 # --- Human study (workflow/rules/human.smk) -----------------------------------------------
@@ -378,7 +393,7 @@ def strong_methods():
 
 
 def strong_result(method):
-    return f"results/strong_attacks/methods/{method}.csv"
+    return STRONG_RESULT.format(method=method)
 
 
 @readable
@@ -392,12 +407,10 @@ def strong_method_spec(wildcards):
 def strong_method_inputs(wildcards):
     """A method's checkpoints (or the reference's) and the transfer examples it is scored on."""
     if wildcards.method in REFERENCE_LABELS:
-        inputs = {"data": "results/data/mnist.h5", "members": [REFERENCE_CHECKPOINTS[wildcards.method]]}
+        inputs = {"data": MNIST_H5, "members": [REFERENCE_CHECKPOINTS[wildcards.method]]}
     else:
         inputs = method_inputs(wildcards)
-    inputs["transfer"] = [
-        f"results/strong_attacks/transfer/{source}.h5" for source in strong_transfer_sources(wildcards)
-    ]
+    inputs["transfer"] = [TRANSFER_EXAMPLES.format(source=source) for source in strong_transfer_sources(wildcards)]
     return inputs
 
 

@@ -3,7 +3,7 @@
 rule mnist:
     """Fetch MNIST from the configured sources, verify the MD5s, store it as HDF5."""
     output:
-        "results/data/mnist.h5",
+        MNIST_H5,
     log:
         "results/logs/mnist.log",
     benchmark:

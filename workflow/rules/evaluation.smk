@@ -3,7 +3,7 @@ rule sweep:
     input:
         unpack(sweep_inputs),
     output:
-        curve="results/{replicate}sweeps/{method}/{noise}.csv",
+        curve=SWEEP,
     log:
         "results/logs/{replicate}sweep/{method}/{noise}.log",
     benchmark:
@@ -30,7 +30,7 @@ rule table2_cells:
     input:
         unpack(cells_inputs),
     output:
-        cells="results/{replicate}table2_cells/{method}/{noise}.csv",
+        cells=TABLE2_CELLS,
     log:
         "results/logs/{replicate}table2_cells/{method}/{noise}.log",
     benchmark:
@@ -56,7 +56,7 @@ rule table2_cells:
 rule lowpass_calibration:
     """Clean error of the calibration LeNet behind each low-pass filter at each injected-noise sigma."""
     input:
-        data="results/data/mnist.h5",
+        data=MNIST_H5,
         checkpoint=member_checkpoint(config["lowpass"]["calibration_model"]),
     output:
         csv=report(

@@ -24,9 +24,9 @@ rule usps:
 rule human_stimuli:
     """Draw the human study's stimulus sets (subjects' or LeNets') into one HDF5 file."""
     input:
-        data="results/data/mnist.h5",
+        data=MNIST_H5,
         usps="results/data/usps.h5",
-        sign_map=f"results/attacks/{config['baseline_method']}/fgsm_sign.h5",
+        sign_map=baseline_sign_map(),
     output:
         stimuli="results/human/{group}_stimuli.h5",
     log:

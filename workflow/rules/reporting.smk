@@ -36,8 +36,8 @@ rule figure1:
     """Fig. 1: example digits under Gaussian and gradient-sign noise at several distortions."""
     input:
         **baseline_sweeps(),
-        data="results/data/mnist.h5",
-        sign_map=f"results/attacks/{config['baseline_method']}/fgsm_sign.h5",
+        data=MNIST_H5,
+        sign_map=baseline_sign_map(),
     output:
         report(
             "results/figures/fig1_noise_examples.png",

@@ -13,7 +13,7 @@ rule strong_transfer_examples:
     input:
         unpack(strong_source_inputs),
     output:
-        examples="results/strong_attacks/transfer/{source}.h5",
+        examples=TRANSFER_EXAMPLES,
     log:
         "results/logs/strong_attacks/transfer/{source}.log",
     benchmark:
@@ -36,7 +36,7 @@ rule strong_transfer_examples:
 rule strong_fast_reference_model:
     """The reference that holds: LeNet with fast adversarial training (Wong et al.), best epoch by a PGD guard."""
     input:
-        data="results/data/mnist.h5",
+        data=MNIST_H5,
     output:
         checkpoint=REFERENCE_CHECKPOINTS[FAST_REFERENCE],
     log:
@@ -61,7 +61,7 @@ rule strong_evaluate:
     input:
         unpack(strong_method_inputs),
     output:
-        results="results/strong_attacks/methods/{method}.csv",
+        results=STRONG_RESULT,
     log:
         "results/logs/strong_attacks/methods/{method}.log",
     benchmark:

@@ -1,7 +1,7 @@
 rule train_model:
     """Train one configured classifier (models.<model>) with Caffe SGD; its checkpoint records how it was made."""
     input:
-        data="results/data/mnist.h5",
+        data=MNIST_H5,
     output:
         checkpoint=MODEL_CHECKPOINT,
     log:
@@ -33,7 +33,7 @@ for group, members in training_groups().items():
         name:
             f"train_group_{group}"
         input:
-            data="results/data/mnist.h5",
+            data=MNIST_H5,
         output:
             checkpoints=expand(MODEL_CHECKPOINT, model=members, allow_missing=True),
         log:
@@ -58,7 +58,7 @@ for group, members in training_groups().items():
 rule train_dae:
     """Train the denoising autoencoder 784-1000-500-250-30-250-500-1000-784 (config dae)."""
     input:
-        data="results/data/mnist.h5",
+        data=MNIST_H5,
     output:
         checkpoint=DAE_CHECKPOINT,
     log:
@@ -83,7 +83,7 @@ rule adversarial_pool:
     input:
         unpack(pool_inputs),
     output:
-        pool="results/{replicate}adversarial/pool_stage{stage}.h5",
+        pool=POOL,
     log:
         "results/logs/{replicate}adversarial_pool/stage{stage}.log",
     benchmark:
