@@ -113,8 +113,8 @@ def replicate_of(wildcards):
     return replicate
 
 
-# Where the workflow files what one rule makes and others read: each pattern is its
-# rule's output, and the input functions below fill it in.
+# Where the workflow files what one job makes and others read (each pattern is its
+# rule's output; the input functions below fill it in).
 MNIST_H5 = "results/data/mnist.h5"
 MODEL_CHECKPOINT = "results/{replicate}models/{model}.pt"
 STAGE_CHECKPOINT = "results/{replicate}adversarial/stage{stage}.pt"
