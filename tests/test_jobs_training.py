@@ -170,8 +170,6 @@ def test_make_pool_refuses_the_wrong_source_model(mnist_h5_file, tmp_path, base_
     with pytest.raises(DataError, match="stage 2 needs 'adv_stage1'"):
         make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool2.h5", 2, SETTINGS, train_images=20, log=quiet)
     assert not (tmp_path / "pool2.h5").exists()
-    with pytest.raises(ConfigError, match="stages are 1..2"):
-        make_pool(str(mnist_h5_file), base_checkpoint, tmp_path / "pool3.h5", 3, SETTINGS, train_images=20, log=quiet)
 
 
 def test_make_pool_stores_the_eq3_examples_with_what_made_them(mnist_h5_file, tmp_path, base_checkpoint):
@@ -199,8 +197,6 @@ def test_two_stages_end_to_end_and_mismatches_named(mnist_h5_file, tmp_path, bas
     # Stage 2 must continue stage 1 and train on pools 1 and 2 in order.
     with pytest.raises(DataError, match="stage 2 continues 'adv_stage1'"):
         train_stage(data, base_checkpoint, [pool1, pool1], tmp_path / "stage2.pt", stage=2, **common)
-    with pytest.raises(ConfigError, match="pools of stages 1..2"):
-        train_stage(data, stage1, [pool1], tmp_path / "stage2.pt", stage=2, **common)
     pool2 = tmp_path / "pool_stage2.h5"
     make_pool(data, stage1, pool2, 2, SETTINGS, train_images=64, log=quiet)
     with pytest.raises(DataError, match="stage=2"):

@@ -4,11 +4,9 @@ test_jobs_training.py.)"""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from mnistrobust.attacks import Eq3
-from mnistrobust.errors import ConfigError
 from mnistrobust.training.adversarial import AdversarialSettings, generate_pool
 
 from model_support import seeded_lenet
@@ -26,16 +24,8 @@ def test_pool_is_eq3_of_every_image_whatever_the_batch_size():
     torch.testing.assert_close(generate_pool(model, x, y, eps=0.2, c=0.5, batch_size=1000), pool)
 
 
-@pytest.mark.parametrize("stage", [0, 3])
-def test_nonexistent_stage_is_refused(stage):
-    with pytest.raises(ConfigError, match="stages are 1..2"):
-        AdversarialSettings(**SETTINGS).check_stage(stage)
-
-
 def test_stage_bookkeeping():
     spec = AdversarialSettings(**SETTINGS)
-    spec.check_stage(1)
-    spec.check_stage(2)
     assert spec.pool_attrs(1) == {"stage": 1, "eps": 0.2, "c": 0.5, "gradient_batch": 1, "source_model": "lenet"}
     assert spec.pool_attrs(2)["source_model"] == "adv_stage1"
     assert spec.start_iteration(100, 1) == 100 and spec.start_iteration(100, 2) == 105

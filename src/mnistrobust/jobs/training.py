@@ -13,7 +13,7 @@ from torch import nn
 from ..attacks.core import distortion, total_absolute_change
 from ..config import check_training_groups, stage_model_name
 from ..data import load_split
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import CheckpointError, DataError
 from ..evaluation.sweeps import clean_error
 from ..io.checkpoints import load_model, save_checkpoint
 from ..io.hdf5 import load_pool, save_pool
@@ -229,7 +229,6 @@ def make_pool(
 ) -> None:
     """The pool of ``stage``: Eq. 3 examples of the training set from the model of stage - 1."""
     spec = AdversarialSettings(**settings)
-    spec.check_stage(stage)
     model, _, source = _previous_stage_model(checkpoint, stage, spec, "needs")
     images, labels = load_split(data_h5, "train", limit=train_images)
     examples = generate_pool(model.to(device), images, labels, spec.eps, spec.c, spec.batch_size, spec.gradient_batch)
@@ -271,11 +270,9 @@ def train_stage(
     log: Log = print,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """Continue the model of stage - 1 on the natural set joined with the pools of stages 1..stage."""
+    """Continue the model of stage - 1 on the natural set joined with the pools of stages
+    1..stage (``pool_paths``, in that order; the rule's input function lists them)."""
     spec = AdversarialSettings(**settings)
-    spec.check_stage(stage)
-    if len(pool_paths) != stage:
-        raise ConfigError(f"stage {stage} trains on the pools of stages 1..{stage}; got {len(pool_paths)} pool(s)")
     model, meta, previous = _previous_stage_model(previous_checkpoint, stage, spec, "continues")
     images, labels = load_split(data_h5, "train", limit=train_images)
     parts, part_labels = [images], [labels]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..attacks import Eq3
-from ..config import check_stage, stage_model_name
+from ..config import stage_model_name
 from ..nets.models import module_device
 
 
@@ -61,9 +61,6 @@ class AdversarialSettings:
             "stage": stage, "eps": float(self.eps), "c": float(self.c), "gradient_batch": int(self.gradient_batch),
             "source_model": stage_model_name(stage - 1, self.base_model),
         }
-
-    def check_stage(self, stage: int) -> None:
-        check_stage(stage, self.stages)
 
     def stage_seed(self, base_seed: int, stage: int) -> int:
         """The seed a stage trains with (its batches), derived from the base model's."""
