@@ -13,7 +13,7 @@ from torch import nn
 
 from mnistrobust.io.checkpoints import save_checkpoint
 from mnistrobust.nets.models import LeNet
-from mnistrobust.reports.curves import CURVE_COLUMNS
+from mnistrobust.io.curves import CURVE_COLUMNS
 
 # ------------------------------------------------------------------ config sections
 

@@ -25,7 +25,7 @@ from mnistrobust.evaluation.sweeps import (
 )
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Stacked
-from mnistrobust.reports.curves import CELL_COLUMNS, CURVE_COLUMNS
+from mnistrobust.io.curves import CELL_COLUMNS, CURVE_COLUMNS
 
 from model_support import random_set, seeded_lenet
 

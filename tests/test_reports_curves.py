@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mnistrobust.errors import ConfigError, DataError
-from mnistrobust.reports.curves import CURVE_COLUMNS, error_at_dist, mean_curve, read_curve, strength_at_dist
+from mnistrobust.io.curves import CURVE_COLUMNS, read_curve
+from mnistrobust.reports.curves import error_at_dist, mean_curve, strength_at_dist
 
 
 def _curve(dist, error, strength=None) -> pd.DataFrame:

@@ -14,10 +14,10 @@ from ..attacks import FGSM, GaussianNoise
 from ..attacks.core import distortion, total_absolute_change
 from ..config import lowpass_filters, noise_kind
 from ..errors import ConfigError
+from ..io.curves import CELL_COLUMNS, CURVE_COLUMNS
 from ..nets.methods import build_preprocess
 from ..nets.models import Stacked, module_device
 from ..progress import Log, Progress
-from ..reports.curves import CELL_COLUMNS, CURVE_COLUMNS
 
 
 def noise_strengths(max_strength: float, levels: int) -> np.ndarray:

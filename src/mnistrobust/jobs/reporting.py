@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ..io.curves import read_cells, read_curve
 from ..io.storage import save_figure, write_csv, write_text_atomic
 from ..progress import Log
-from ..reports.curves import mean_curve, read_cells, read_curve, strength_at_dist
+from ..reports.curves import mean_curve, strength_at_dist
 from ..reports.plots import error_curves, paper_points
 from ..reports.tables import replicated_table2, table2, to_markdown
 from ..statistics import interval_name

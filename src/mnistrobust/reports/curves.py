@@ -1,6 +1,6 @@
-"""Error-versus-distortion curves as stored by the sweeps (CSV): reading them, and
-reading values off them by linear interpolation. Torch-free, so the table and figure
-jobs that only read curves do not pay torch's import."""
+"""Error-versus-distortion curves as stored by the sweeps (``io.curves``): values read off
+them by linear interpolation, and their means over replicates. Torch-free, so the table
+and figure jobs that only read curves do not pay torch's import."""
 
 from __future__ import annotations
 
@@ -11,22 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io.storage import read_csv_checked
 from ..statistics import replicate_interval
-
-CURVE_COLUMNS = ["level", "strength", "dist", "error"]
-# Table 2's cells measured at the strength whose dist is the target (evaluation.sweeps.errors_at_dists).
-CELL_COLUMNS = ["target_dist", "strength", "dist", "error"]
-
-
-def read_curve(path: str) -> pd.DataFrame:
-    """Load a sweep CSV, checking it has the columns a curve must have."""
-    return read_csv_checked(path, CURVE_COLUMNS, "curve")
-
-
-def read_cells(path: str) -> pd.DataFrame:
-    """A method's measured Table 2 cells, as written by the table2_cells rule."""
-    return read_csv_checked(path, CELL_COLUMNS, "Table 2 cells")
 
 
 def error_at_dist(curve: pd.DataFrame, dists: Sequence[float]) -> list[float]:
