@@ -1,5 +1,6 @@
 """Every enum of the config schema names exactly the values the package implements, in one
-order: a name added on one side only fails here, not in a user's run."""
+order, and every noise has its names in the table and the figures: a name added on one
+side only fails here, not in a user's run."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from mnistrobust.human.stimuli import MODES
 from mnistrobust.jobs.runtime import DEVICE_CHOICES
 from mnistrobust.nets.defenses import KERNEL_SAMPLINGS
 from mnistrobust.nets.models import ARCHITECTURES
+from mnistrobust.reports.plots import NOISE_TITLES
+from mnistrobust.reports.tables import NOISE_LABELS
 from mnistrobust.training.dae import DAE_RECIPES
 from mnistrobust.training.solver import SAMPLE_ORDERS
 
@@ -71,3 +74,7 @@ def test_every_configurable_architecture_is_built_by_the_package():
     for path in ("properties.models.additionalProperties.properties.arch",
                  "properties.strong_attacks.properties.fast_reference.properties.arch"):
         assert set(schema_enum(path)) <= set(ARCHITECTURES)
+
+
+def test_the_table_and_the_figures_name_every_noise():
+    assert set(NOISE_LABELS) == set(NOISE_TITLES) == set(NOISES)

@@ -48,8 +48,8 @@ def paper_value(method: str, dist: float) -> float:
 TOLERANCE_PCT = {0.0: 0.3}
 NOISY_TOLERANCE_PCT = 5.0
 REPRODUCED, DIFFERS = "reproduced", "differs"
-# How each row was attacked, as the table names it.
-ATTACK_NAMES = {
+# How each row was attacked (its noise), as the table names it.
+NOISE_LABELS = {
     "fgsm": "gradient sign, end to end",
     "fgsm_oblivious": "gradient sign, oblivious",
     "fgsm_bpda": "gradient sign, BPDA",
@@ -199,7 +199,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     ours = "ours" if "replicates" not in table else f"mean [{table['interval'].iloc[0]}]"
     header = ["method (attack)", *(f"dist={d:g}: {ours} (paper, diff)" for d in dists)]
     rows = [
-        [f"{method} ({ATTACK_NAMES.get(attack, attack)})", *(_cell(row) for row in group.itertuples())]
+        [f"{method} ({NOISE_LABELS.get(attack, attack)})", *(_cell(row) for row in group.itertuples())]
         for (method, attack), group in table.groupby(["method", "attack"], sort=False)
     ]
     return markdown_table(header, rows) + "\n" + reproduced_count(table) + "\n"
