@@ -10,6 +10,6 @@ with job_for(snakemake) as log:
         snakemake.params.fast_reference,
         train_images=snakemake.params.train_images,
         test_images=snakemake.params.test_images,
-        device=resolve_device(snakemake.config.get("device", "auto")),
+        device=resolve_device(snakemake.config["device"]),
         log=log,
     )
