@@ -144,7 +144,7 @@ def test_member_checkpoints_and_method_specs_of_the_default_config():
     with pytest.raises(ConfigError, match="unknown model 'ghost'"):
         member_network(config, "ghost")
     spec = method_spec(config, "lowpass5_lenet", "fgsm_oblivious")
-    assert spec == {"members": ["lenet"], "preprocess": "lowpass5"} and list(spec) == ["members", "preprocess"]
+    assert spec == {"members": ["lenet"], "preprocess": "lowpass5"}
     with pytest.raises(ConfigError, match="unknown method 'nosuch'"):
         method_spec(config, "nosuch")
     with pytest.raises(ConfigError, match="no preprocessing"):

@@ -236,6 +236,31 @@ def test_moving_the_data_folder_reruns_nothing(small_run, mnist_dir, tmp_path):
     assert result.ok and "Nothing to be done" in result.output and result.jobs == {}, result.output
 
 
+def test_a_config_written_in_another_key_order_reruns_nothing(small_run, mnist_dir, tmp_path):
+    """Snakemake compares params by key order too; the Snakefile sorts the config once."""
+
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+        if isinstance(value, list):
+            return [reversed_keys(item) for item in value]
+        return value
+
+    def merged(base, override):  # as Snakemake merges a --configfile over config.yaml
+        for key, value in override.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merged(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(SMALL_CONFIG.read_text()))
+    reordered = tmp_path / "reordered.yaml"
+    reordered.write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False))
+    result = dry_run(small_run, mnist_dir, config=str(reordered))
+    assert result.ok and "Nothing to be done" in result.output and result.jobs == {}, result.output
+
+
 def test_two_replicates_give_table2_intervals_and_figure_bands(small_run, mnist_dir, tmp_path):
     # The small run is replicate 1; a copy of it (files and Snakemake's records) gets
     # replicate 2 of three Table 2 rows (a classifier, the DAE, the committee's training

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from .names import ATTACK_LOSSES, ATTACK_THREAT, attack_loss, canonical, check_noise, preprocess_names
+from .names import ATTACK_LOSSES, ATTACK_THREAT, attack_loss, check_noise, preprocess_names
 from .plugin_traits import plugin_differentiable
 from .replicates import member_network, replicate_model
 
@@ -63,7 +64,7 @@ def method_spec(config: Mapping, name: str, noise: str | None = None) -> dict:
     check_method(name, spec, config["lowpass"], noise)
     for member in spec["members"]:
         member_network(config, member)
-    return canonical(spec)
+    return copy.deepcopy(dict(spec))
 
 
 def replicate_method_spec(config: Mapping, name: str, noise: str | None, replicate: int) -> dict:

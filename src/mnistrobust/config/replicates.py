@@ -10,12 +10,13 @@ study's LeNets lenet_seed7..18.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from .names import DROPOUT_PLACEMENTS, canonical, parse_stage, placement_matters
+from .names import DROPOUT_PLACEMENTS, parse_stage, placement_matters
 
 # The {replicate} wildcard: '' or r2/, r3/, ... (r1/ is not a folder: replicate 1 has none).
 _REPLICATE_NUMBER = r"[2-9]|[1-9][0-9]+"
@@ -69,7 +70,7 @@ def trained_model_spec(config: Mapping, model: str) -> dict:
     """``models.<model>`` as it is trained: with the run's dropout placement where the
     placement changes the network (so that switching it retrains those models alone), and
     the run's sample order where it is not the default shuffle."""
-    spec = canonical(config["models"][model])
+    spec = copy.deepcopy(dict(config["models"][model]))
     if placement_matters(spec["dropout"]):
         spec["dropout_placement"] = config.get("dropout_placement", DROPOUT_PLACEMENTS[0])
     return {**spec, **database_order(config)}
@@ -96,7 +97,7 @@ def replicate_model(config: Mapping, model: str, replicate: int) -> ReplicateMod
 
 
 def replicate_dae_settings(config: Mapping, replicate: int) -> dict:
-    settings = {**canonical(config["dae"]), **database_order(config)}
+    settings = {**copy.deepcopy(dict(config["dae"])), **database_order(config)}
     settings["seed"] = replicate_seed(config, settings["seed"], replicate)
     return settings
 
