@@ -107,3 +107,42 @@ def test_the_registry_and_the_plan_know_autoattack():
     assert isinstance(STRONG_ATTACKS["autoattack"](settings, print, None), AutoAttack)
     labels = [planned.label for planned in attack_plan(settings, ["oblivious"], False, "lowpass5_lenet")]
     assert labels == ["pgd", "pgd_oblivious", "autoattack"]  # end to end only
+
+
+class _DictStore:
+    """An in-memory ExampleStore that counts what it was asked."""
+
+    def __init__(self):
+        self.kept, self.hits = {}, 0
+
+    def get(self, parts):
+        value = self.kept.get(repr(parts[:5]) + repr([p.sum().item() for p in parts[6:]]))
+        self.hits += value is not None
+        return value
+
+    def put(self, parts, tensor):
+        self.kept[repr(parts[:5]) + repr([p.sum().item() for p in parts[6:]])] = tensor.clone()
+
+
+def test_a_stored_chunk_is_the_one_a_straight_run_computes_and_is_not_computed_again(monkeypatch):
+    model = zero_bias_linear_classifier(2)
+    x, y = labelled_by(model, n=12, seed=3)
+    straight = AutoAttack(FAST, seed=0, batch_size=5).examples(model, x, y, 0.05)
+    store = _DictStore()
+    first = AutoAttack(FAST, seed=0, batch_size=5, store=store).examples(model, x, y, 0.05)
+    assert torch.equal(first, straight) and len(store.kept) == 3 and store.hits == 0  # chunks of 5, 5, 2
+
+    def no_attack(*args, **kwargs):
+        raise AssertionError("a stored chunk was attacked again")
+
+    monkeypatch.setattr(torchattacks.MultiAttack, "forward", no_attack)
+    resumed = AutoAttack(FAST, seed=0, batch_size=5, store=store).examples(model, x, y, 0.05)
+    assert torch.equal(resumed, straight) and store.hits == 3
+
+
+def test_a_random_defense_keeps_no_chunks():
+    noisy = Stacked(LowPassFilter(3, 1.3, noise_sigma=0.1, seed=0), zero_bias_linear_classifier(1))
+    x, y = labelled_by(noisy, n=4, seed=1)
+    store = _DictStore()
+    AutoAttack(FAST, seed=0, batch_size=4, store=store).examples(noisy, x, y, 0.05)
+    assert store.kept == {}

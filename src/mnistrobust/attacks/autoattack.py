@@ -11,6 +11,7 @@ robust (torchattacks' ``MultiAttack``), so the outcome is the worst case over al
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -26,14 +27,31 @@ NUM_CLASSES = 10
 PROGRESS_CHUNK = 100
 
 
+class ExampleStore(Protocol):
+    """Examples kept across an interruption (``io.resume.ResumeFolder``), by what made them."""
+
+    def get(self, parts: tuple) -> torch.Tensor | None: ...
+
+    def put(self, parts: tuple, tensor: torch.Tensor) -> None: ...
+
+
 class AutoAttack:
     """``standard`` for a deterministic method; ``rand`` (APGD-CE and APGD-DLR with EOT) for a
-    randomized one, whatever the configured version, as Croce & Hein prescribe."""
+    randomized one, whatever the configured version, as Croce & Hein prescribe.
+
+    ``store``, where given, keeps each chunk's examples of a deterministic method, so that
+    an interrupted job takes up where it stopped (a committee's run takes hours on a few
+    CPU cores). Every component seeds itself on each call, so a stored chunk is the one a
+    straight run computes; a random defense's noise draws depend on the chunks before,
+    so its chunks are not kept."""
 
     name = "autoattack"
 
-    def __init__(self, settings: AutoAttackSettings, seed: int = 0, batch_size: int = 1000, log: Log = silent):
-        self.settings, self.seed, self.batch_size, self.log = settings, seed, batch_size, log
+    def __init__(
+        self, settings: AutoAttackSettings, seed: int = 0, batch_size: int = 1000, log: Log = silent,
+        store: ExampleStore | None = None,
+    ):
+        self.settings, self.seed, self.batch_size, self.log, self.store = settings, seed, batch_size, log, store
 
     def version_for(self, model: nn.Module) -> str:
         return "rand" if is_randomized(model) else self.settings.version
@@ -67,12 +85,20 @@ class AutoAttack:
         import torchattacks
 
         size = min(self.batch_size, PROGRESS_CHUNK)
+        store = self.store if version != "rand" else None
         parts = []
         progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
         with evaluating(model), frozen_parameters(model):
             attack = torchattacks.MultiAttack(self.components(model, eps, version))
             for start in range(0, len(images), size):
-                parts.append(attack(images[start : start + size], labels[start : start + size]))
+                chunk, truth = images[start : start + size], labels[start : start + size]
+                made_by = (self.name, version, float(eps), self.settings, self.seed, model, chunk, truth)
+                kept = store.get(made_by) if store is not None else None
+                if kept is None:
+                    kept = attack(chunk, truth)
+                    if store is not None:
+                        store.put(made_by, kept)
+                parts.append(kept.to(images.device))
                 progress.update(start + len(parts[-1]))
         return torch.cat(parts)
 

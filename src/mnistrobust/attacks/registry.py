@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import StrongAttackSettings
 from ..progress import Log
-from .autoattack import AutoAttack
+from .autoattack import AutoAttack, ExampleStore
 from .core import AttackOutcome
 from .fgsm import FGSM
 from .pgd import PGD
@@ -44,13 +44,18 @@ class Source:
     examples: torch.Tensor
 
 
-StrongAttackBuilder = Callable[[StrongAttackSettings, Log, Source | None], StrongAttack]
+# (settings, log, the transfer source or None, where a costly attack keeps its progress or None)
+StrongAttackBuilder = Callable[[StrongAttackSettings, Log, Source | None, ExampleStore | None], StrongAttack]
 
 STRONG_ATTACKS: dict[str, StrongAttackBuilder] = {
-    "fgsm": lambda settings, log, source: FGSM(settings.batch_size),
-    "pgd": lambda settings, log, source: PGD(settings.pgd, settings.seed, settings.batch_size, log=log),
-    "eot_pgd": lambda settings, log, source: PGD(settings.pgd, settings.seed, settings.batch_size, settings.eot_samples, log=log),
-    "square": lambda settings, log, source: Square(settings.square, settings.seed, settings.batch_size, log=log),
-    "transfer": lambda settings, log, source: Transfer(source.name, source.examples, settings.batch_size),
-    "autoattack": lambda settings, log, source: AutoAttack(settings.autoattack, settings.seed, settings.batch_size, log=log),
+    "fgsm": lambda settings, log, source, store=None: FGSM(settings.batch_size),
+    "pgd": lambda settings, log, source, store=None: PGD(settings.pgd, settings.seed, settings.batch_size, log=log),
+    "eot_pgd": lambda settings, log, source, store=None: PGD(
+        settings.pgd, settings.seed, settings.batch_size, settings.eot_samples, log=log
+    ),
+    "square": lambda settings, log, source, store=None: Square(settings.square, settings.seed, settings.batch_size, log=log),
+    "transfer": lambda settings, log, source, store=None: Transfer(source.name, source.examples, settings.batch_size),
+    "autoattack": lambda settings, log, source, store=None: AutoAttack(
+        settings.autoattack, settings.seed, settings.batch_size, log=log, store=store
+    ),
 }

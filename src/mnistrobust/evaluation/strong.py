@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..attacks import PGD, STRONG_ATTACKS
+from ..attacks.autoattack import ExampleStore
 from ..attacks.catalog import ATTACKS, RESULT_COLUMNS, ROBUST, label
 from ..attacks.core import is_randomized, predictions
 from ..attacks.registry import Source
@@ -73,6 +74,7 @@ def evaluate_networks(
     settings: StrongAttackSettings,
     transfer: Mapping[str, torch.Tensor],
     log: Log = print,
+    store: ExampleStore | None = None,
 ) -> pd.DataFrame:
     """Tidy results (RESULT_COLUMNS) of every planned attack and of the per-example worst case.
 
@@ -83,6 +85,7 @@ def evaluate_networks(
     as failures at every eps in the worst case, and an image fooled at one eps at every
     larger eps. ``added`` is the share of images an attack fooled that no attack before it
     had; a cascaded attack's ``error`` is the worst case up to and including it.
+    ``store``: where AutoAttack keeps its progress (``attacks.autoattack``).
     """
     eps = settings.all_eps
     pixels = images[0].numel()
@@ -91,7 +94,7 @@ def evaluate_networks(
     worst = clean_wrong.expand(len(eps), -1).clone()
     for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method):
         source = Source(planned.source, transfer[planned.source]) if planned.source is not None else None
-        attack = STRONG_ATTACKS[planned.attack](settings, log, source)
+        attack = STRONG_ATTACKS[planned.attack](settings, log, source, store)
         attacked = network if planned.threat == "end_to_end" else attacked_networks[planned.threat]
         if planned.cascaded:
             log(f"{method} {planned.label}: {int((~worst).sum())} of {worst.numel()} (image, eps) rows still robust")

@@ -4,6 +4,7 @@ training reference, one method under every attack, and the table and figure that
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -16,6 +17,7 @@ from ..errors import ConfigError, DataError
 from ..evaluation.strong import attack_plan, evaluate_networks, transfer_examples
 from ..io.checkpoints import MethodInputs
 from ..io.hdf5 import load_transfer_examples, save_transfer_examples
+from ..io.resume import ResumeFolder, digest
 from ..io.storage import read_csv_checked, save_figure, write_csv, write_text_atomic
 from ..progress import Log
 from ..reports.plots import strong_attack_curves
@@ -80,7 +82,15 @@ def evaluate_method(
     device: torch.device | str = "cpu",
     log: Log = print,
 ) -> pd.DataFrame:
-    """Evaluate one configured method (or the reference) and write its tidy CSV."""
+    """Evaluate one configured method (or the reference) and write its tidy CSV. AutoAttack's
+    progress is kept beside the output until it is written (``resume_folder``), so an
+    interrupted job resumes there."""
+    identity = digest(
+        method.name, method.spec, method.lowpass, dict(settings), *map(Path, method.members),
+        *([Path(method.dae)] if method.dae else []),
+        *([Path(method.spec["defense"]["file"])] if method.spec.get("defense") else []),
+    )
+    progress = ResumeFolder(resume_folder(output_csv), identity)
     settings = StrongAttackSettings.from_config(settings)
     network, images, labels = method_and_test_images(method, data_h5, settings.test_images, device)
     attacked_networks = {threat: method.load(threat=threat).to(device) for threat in extra_threats(method.spec)}
@@ -98,10 +108,18 @@ def evaluate_method(
     plan = [planned.label for planned in attack_plan(settings, list(attacked_networks), is_randomized(network), method.name)]
     log(f"{method.name}: {len(images)} test images, eps {settings.all_eps}, attacks {plan}")
     table = evaluate_networks(
-        method.name, network, attacked_networks, images.to(device), labels.to(device), settings, transfer, log=log
+        method.name, network, attacked_networks, images.to(device), labels.to(device), settings, transfer, log=log,
+        store=progress,
     )
     write_csv(table, output_csv, float_format="%.6g")
+    progress.remove()
     return table
+
+
+def resume_folder(output_csv: str) -> Path:
+    """Where a method's evaluation keeps its progress: a hidden folder beside its CSV."""
+    output = Path(output_csv)
+    return output.parent / f".{output.stem}.resume"
 
 
 def read_results(path: str) -> pd.DataFrame:
