@@ -28,11 +28,12 @@ def test_the_key_follows_every_part_networks_by_their_weights_and_files_by_their
 def test_a_folder_keeps_tensors_for_its_identity_and_is_emptied_for_another(tmp_path):
     folder = tmp_path / ".lenet.resume"
     kept = ResumeFolder(folder, "inputs 1")
-    kept.put(("chunk", 1), torch.arange(4.0))
-    assert ResumeFolder(folder, "inputs 1").get(("chunk", 1)).tolist() == [0.0, 1.0, 2.0, 3.0]
-    assert ResumeFolder(folder, "inputs 1").get(("chunk", 2)) is None
+    chunk1, chunk2 = ResumeFolder.key("chunk", 1), ResumeFolder.key("chunk", 2)
+    kept.put(chunk1, torch.arange(4.0))
+    assert ResumeFolder(folder, "inputs 1").get(chunk1).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert ResumeFolder(folder, "inputs 1").get(chunk2) is None
     other = ResumeFolder(folder, "inputs 2")  # e.g. a retrained member
-    assert other.get(("chunk", 1)) is None and list(other.keys()) == []
+    assert other.get(chunk1) is None and list(folder.glob("*.pt")) == []
     assert (folder / IDENTITY_FILE).read_text() == "inputs 2"
     other.remove()
     assert not folder.exists()

@@ -28,11 +28,14 @@ PROGRESS_CHUNK = 100
 
 
 class ExampleStore(Protocol):
-    """Examples kept across an interruption (``io.resume.ResumeFolder``), by what made them."""
+    """Examples kept across an interruption (``io.resume.ResumeFolder``), under the key of
+    what made them."""
 
-    def get(self, parts: tuple) -> torch.Tensor | None: ...
+    def key(self, *parts: object) -> str: ...
 
-    def put(self, parts: tuple, tensor: torch.Tensor) -> None: ...
+    def get(self, key: str) -> torch.Tensor | None: ...
+
+    def put(self, key: str, tensor: torch.Tensor) -> None: ...
 
 
 class AutoAttack:
@@ -86,18 +89,21 @@ class AutoAttack:
 
         size = min(self.batch_size, PROGRESS_CHUNK)
         store = self.store if version != "rand" else None
+        network_key = store.key(model) if store is not None else None  # the weights, hashed once per call
         parts = []
         progress = Progress(f"autoattack ({version}, eps {eps:g}): images", len(images), self.log)
         with evaluating(model), frozen_parameters(model):
             attack = torchattacks.MultiAttack(self.components(model, eps, version))
             for start in range(0, len(images), size):
                 chunk, truth = images[start : start + size], labels[start : start + size]
-                made_by = (self.name, version, float(eps), self.settings, self.seed, model, chunk, truth)
-                kept = store.get(made_by) if store is not None else None
+                key = None
+                if store is not None:
+                    key = store.key(self.name, version, float(eps), self.settings, self.seed, network_key, chunk, truth)
+                kept = store.get(key) if key is not None else None
                 if kept is None:
                     kept = attack(chunk, truth)
-                    if store is not None:
-                        store.put(made_by, kept)
+                    if key is not None:
+                        store.put(key, kept)
                 parts.append(kept.to(images.device))
                 progress.update(start + len(parts[-1]))
         return torch.cat(parts)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -46,17 +45,19 @@ class ResumeFolder:
         if not marker.exists():
             write_text_atomic(marker, identity)
 
-    def get(self, parts: tuple) -> torch.Tensor | None:
-        """The tensor stored for ``parts`` (see :func:`digest`), or None."""
-        path = self.folder / f"{digest(*parts)}.pt"
+    @staticmethod
+    def key(*parts: object) -> str:
+        """The key of what ``parts`` made (see :func:`digest`); a key may be one of the parts."""
+        return digest(*parts)
+
+    def get(self, key: str) -> torch.Tensor | None:
+        """The tensor stored under ``key``, or None."""
+        path = self.folder / f"{key}.pt"
         return torch.load(path, weights_only=True) if path.exists() else None
 
-    def put(self, parts: tuple, tensor: torch.Tensor) -> None:
-        with atomic_path(self.folder / f"{digest(*parts)}.pt") as tmp:
+    def put(self, key: str, tensor: torch.Tensor) -> None:
+        with atomic_path(self.folder / f"{key}.pt") as tmp:
             torch.save(tensor.detach().cpu(), tmp)
-
-    def keys(self) -> Iterable[str]:
-        return sorted(path.stem for path in self.folder.glob("*.pt"))
 
     def remove(self) -> None:
         """Once the job's output is written, nothing is left to resume."""
