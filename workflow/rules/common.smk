@@ -125,6 +125,8 @@ SWEEP = "results/{replicate}sweeps/{method}/{noise}.csv"
 TABLE2_CELLS = "results/{replicate}table2_cells/{method}/{noise}.csv"
 TRANSFER_EXAMPLES = "results/strong_attacks/transfer/{source}.h5"
 STRONG_RESULT = "results/strong_attacks/methods/{method}.csv"
+# the CLI of the human study serves the subjects' file by default (a test holds them equal)
+HUMAN_STIMULI = "results/human/{group}_stimuli.h5"
 
 
 def checkpoint_path(network):
@@ -336,7 +338,7 @@ def human_responses_if_any(wildcards):
 
 
 def human_outputs():
-    return ["results/human/subjects_stimuli.h5", "results/human/fig8_humans_vs_lenets.png"]
+    return [HUMAN_STIMULI.format(group="subjects"), "results/human/fig8_humans_vs_lenets.png"]
 
 
 def method_curves():

@@ -28,7 +28,7 @@ rule human_stimuli:
         usps="results/data/usps.h5",
         sign_map=baseline_sign_map(),
     output:
-        stimuli="results/human/{group}_stimuli.h5",
+        stimuli=HUMAN_STIMULI,
     log:
         "results/logs/human_stimuli/{group}.log",
     benchmark:
@@ -51,7 +51,7 @@ rule human_stimuli:
 rule human_lenet_answers:
     """Each of the human study's LeNets classifies its own stimulus set."""
     input:
-        stimuli="results/human/lenets_stimuli.h5",
+        stimuli=HUMAN_STIMULI.format(group="lenets"),
         checkpoints=[member_checkpoint(name) for name in config["human"]["lenet_models"]],
     output:
         "results/human/lenet_answers.csv",
@@ -75,7 +75,7 @@ rule human_lenet_answers:
 rule human_analysis:
     """Accuracy of humans and LeNets per noise level, their statistics, and Fig. 8."""
     input:
-        subjects="results/human/subjects_stimuli.h5",
+        subjects=HUMAN_STIMULI.format(group="subjects"),
         lenet_answers="results/human/lenet_answers.csv",
         responses=human_responses_if_any,
     output:
