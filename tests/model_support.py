@@ -17,6 +17,16 @@ from mnistrobust.io.curves import CURVE_COLUMNS
 
 # ------------------------------------------------------------------ config sections
 
+# The config's lowpass section: Table 2's 3x3 and 5x5 filters with the paper's noise.
+LOWPASS_SECTION = {
+    "filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}],
+    "sampling": "cell_centres",
+    "noise_sigma": 0.1,
+    "noise_seed": 0,
+    "calibration_model": "lenet",
+    "calibration_sigmas": [0.0, 0.1],
+}
+
 # The config's strong_attacks section without 'enabled' and 'fast_reference': what the jobs get.
 STRONG_ATTACKS_SECTION = {
     "test_images": 24,
@@ -26,6 +36,8 @@ STRONG_ATTACKS_SECTION = {
     "attacks": ["fgsm", "pgd", "eot_pgd", "transfer"],
     "pgd": {"steps": 6, "restarts": 2, "relative_step_size": 2.5},
     "square": {"queries": 30, "p_init": 0.3},
+    "autoattack": {"version": "standard", "steps": 5, "square_queries": 60, "eot_samples": 3},
+    "cascade": True,
     "eot_samples": 3,
     "transfer_sources": ["lenet"],
     "flag_tolerance_pct": 1.0,

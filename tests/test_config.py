@@ -42,10 +42,10 @@ from mnistrobust.config import (
 )
 from mnistrobust.errors import ConfigError
 
-from model_support import MODELS_SECTION, STRONG_ATTACKS_SECTION
+from model_support import LOWPASS_SECTION, MODELS_SECTION, STRONG_ATTACKS_SECTION
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+LOWPASS = LOWPASS_SECTION
 
 
 def default_config() -> dict:

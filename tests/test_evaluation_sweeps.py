@@ -27,7 +27,7 @@ from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Stacked
 from mnistrobust.io.curves import CELL_COLUMNS, CURVE_COLUMNS
 
-from model_support import random_set, seeded_lenet
+from model_support import LOWPASS_SECTION, random_set, seeded_lenet
 
 
 def _quiet(_message: str) -> None:
@@ -175,7 +175,7 @@ def test_clean_error_counts_misclassified_images_in_batches():
 def test_lowpass_clean_errors_cover_every_filter_and_sigma():
     images, labels = random_set(20, seed=9)
     classifier = seeded_lenet(9)
-    lowpass = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+    lowpass = LOWPASS_SECTION
     lines: list[str] = []
     table = lowpass_clean_errors(classifier, images, labels, lowpass, [0.0, 0.1], log=lines.append)
     assert list(table.columns) == ["filter", "size", "variance", "noise_sigma", "clean_error_pct", "configured"]

@@ -12,6 +12,7 @@ from mnistrobust.errors import CheckpointError
 from mnistrobust.io.checkpoints import FORMAT, MethodInputs, load_method, load_model, read_checkpoint, save_checkpoint
 from mnistrobust.nets.defenses import DenoisingAutoencoder, LowPassFilter
 from mnistrobust.nets.models import Committee, LeNet, MeanMemberLoss, Stacked
+from model_support import LOWPASS_SECTION
 
 META = {"name": "lenet-test", "arch": "lenet", "dropout": {"input": 0.2, "full": 0.5}, "seed": 3, "metrics": {"clean_test_error": 0.01}}
 
@@ -179,7 +180,7 @@ def test_failed_checkpoint_save_leaves_no_file(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ load_method: a method from its checkpoints
 
-LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+LOWPASS = LOWPASS_SECTION
 
 
 def _save_lenet(path, name, seed):

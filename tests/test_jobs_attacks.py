@@ -13,9 +13,9 @@ from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.nets.defenses import LowPassFilter
 from mnistrobust.nets.models import Committee, MeanMemberLoss, Stacked
 
-from model_support import lenet_checkpoint, quiet, seeded_lenet
+from model_support import LOWPASS_SECTION, lenet_checkpoint, quiet, seeded_lenet
 
-LOWPASS = {"filters": [{"size": 3, "variance": 7.0}], "noise_sigma": 0.0, "noise_seed": 0}
+LOWPASS = {**LOWPASS_SECTION, "filters": LOWPASS_SECTION["filters"][:1], "noise_sigma": 0.0}
 IMAGES = 40
 
 

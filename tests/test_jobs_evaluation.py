@@ -13,15 +13,9 @@ from mnistrobust.io.checkpoints import MethodInputs
 from mnistrobust.jobs.attacks import make_sign_map
 from mnistrobust.jobs.evaluation import lowpass_calibration, run_sweep, run_table2_cells
 
-from model_support import lenet_checkpoint, quiet, seeded_lenet
+from model_support import LOWPASS_SECTION, lenet_checkpoint, quiet, seeded_lenet
 
-LOWPASS = {
-    "filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}],
-    "noise_sigma": 0.1,
-    "noise_seed": 0,
-    "calibration_model": "lenet",
-    "calibration_sigmas": [0.0, 0.1],
-}
+LOWPASS = LOWPASS_SECTION
 EVALUATION = {"levels": 4, "max_strength": {"gaussian": 1.0, "fgsm": 0.6}, "min_max_dist": 0.1, "noise_seed": 0, "batch_size": 16}
 SPEC = {"preprocess": "none", "members": ["lenet"]}
 IMAGES = 40

@@ -14,9 +14,9 @@ from mnistrobust.io.hdf5 import load_transfer_examples
 from mnistrobust.jobs import strong_attacks as strong_jobs
 from mnistrobust.jobs.strong_attacks import evaluate_method, make_transfer_examples, resume_folder
 
-from model_support import STRONG_ATTACKS_SECTION, lenet_checkpoint, quiet
+from model_support import LOWPASS_SECTION, STRONG_ATTACKS_SECTION, lenet_checkpoint, quiet
 
-LOWPASS = {"filters": [{"size": 3, "variance": 7.0}], "noise_sigma": 0.0, "noise_seed": 0}
+LOWPASS = {**LOWPASS_SECTION, "filters": LOWPASS_SECTION["filters"][:1], "noise_sigma": 0.0}
 # The shared small section, cut to two eps and the three gradient attacks.
 SETTINGS = {
     **STRONG_ATTACKS_SECTION,

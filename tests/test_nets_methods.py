@@ -11,8 +11,9 @@ from mnistrobust.errors import CheckpointError, ConfigError
 from mnistrobust.nets.defenses import DenoisingAutoencoder, LowPassFilter
 from mnistrobust.nets.methods import build_method, build_preprocess
 from mnistrobust.nets.models import Committee, LeNet, MeanMemberLoss, Stacked
+from model_support import LOWPASS_SECTION
 
-LOWPASS = {"filters": [{"size": 3, "variance": 7.0}, {"size": 5, "variance": 1.3}], "noise_sigma": 0.1, "noise_seed": 0}
+LOWPASS = LOWPASS_SECTION
 
 
 def _lenet(name: str, seed: int):

@@ -22,12 +22,12 @@ from mnistrobust.nets.models import LeNet
 from mnistrobust.nets.plugins import build_plugin, smoke_run_defenses
 from mnistrobust.reports.strong import check_flags
 
-from model_support import STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
+from model_support import LOWPASS_SECTION, STRONG_ATTACKS_SECTION, labelled_by, zero_bias_linear_classifier
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 EXAMPLE = {"file": str(REPO / "examples" / "bit_depth.py"), "class": "BitDepthReduction", "options": {"bits": 1}}
 SPEC = {"preprocess": "none", "members": ["lenet"], "defense": EXAMPLE}
-LOWPASS = {"filters": [{"size": 5, "variance": 1.3}], "noise_sigma": 0.0, "noise_seed": 0}
+LOWPASS = {**LOWPASS_SECTION, "filters": LOWPASS_SECTION["filters"][1:], "noise_sigma": 0.0}
 
 
 def bit_depth_method(classifier, threat="end_to_end"):

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import ConfigError
-from .names import DROPOUT_PLACEMENTS, parse_stage, placement_matters
+from .names import parse_stage, placement_matters
 
 # The {replicate} wildcard: '' or r2/, r3/, ... (r1/ is not a folder: replicate 1 has none).
 _REPLICATE_NUMBER = r"[2-9]|[1-9][0-9]+"
@@ -72,14 +72,14 @@ def trained_model_spec(config: Mapping, model: str) -> dict:
     the run's sample order where it is not the default shuffle."""
     spec = copy.deepcopy(dict(config["models"][model]))
     if placement_matters(spec["dropout"]):
-        spec["dropout_placement"] = config.get("dropout_placement", DROPOUT_PLACEMENTS[0])
+        spec["dropout_placement"] = config["dropout_placement"]
     return {**spec, **database_order(config)}
 
 
 def database_order(config: Mapping) -> dict:
     """``{"sample_order": "database"}`` where the run reads MNIST in its stored order, else {}:
     the key enters a model's or the DAE's settings only when it changes them."""
-    order = config.get("sample_order", "shuffled")
+    order = config["sample_order"]
     return {} if order == "shuffled" else {"sample_order": order}
 
 

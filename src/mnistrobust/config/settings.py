@@ -172,14 +172,14 @@ class StrongAttackSettings:
             attacks=tuple(section["attacks"]),
             pgd=PGDSettings(**section["pgd"]),
             square=SquareSettings(**section["square"]),
-            autoattack=AutoAttackSettings(**section.get("autoattack", {})),
+            autoattack=AutoAttackSettings(**section["autoattack"]),
             eot_samples=int(section["eot_samples"]),
             transfer_sources=tuple(section["transfer_sources"]),
             flag_tolerance_pct=float(section["flag_tolerance_pct"]),
             seed=int(section["seed"]),
             batch_size=int(section["batch_size"]),
             test_images=int(section["test_images"]),
-            cascade=section.get("cascade", True),
+            cascade=section["cascade"],
         )
 
     @property

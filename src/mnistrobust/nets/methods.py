@@ -52,7 +52,7 @@ def build_preprocess(preprocess: str, lowpass: Mapping, dae: Loaded | None = Non
     kernel = filters[preprocess]
     return LowPassFilter(
         kernel["size"], kernel["variance"], lowpass["noise_sigma"], seed=lowpass["noise_seed"],
-        sampling=lowpass.get("sampling", "cell_centres"),
+        sampling=lowpass["sampling"],
     )
 
 
