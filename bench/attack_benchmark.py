@@ -26,6 +26,7 @@ from art.attacks.evasion import ProjectedGradientDescent
 from art.estimators.classification import PyTorchClassifier
 
 from benchmark import append_rows, machine, record
+from mnistrobust.cli import positive_int
 from mnistrobust.io.checkpoints import load_model
 from mnistrobust.data import load_split
 from mnistrobust.attacks import PGD
@@ -73,12 +74,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="results/models/lenet.pt")
     parser.add_argument("--data", default="results/data/mnist.h5")
-    parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--images", type=positive_int, default=1000)
+    parser.add_argument("--steps", type=positive_int, default=40)
+    parser.add_argument("--restarts", type=positive_int, default=5)
     parser.add_argument("--sections", default="pgd,eot_batch", help="comma-separated: pgd (ours vs ART), eot_batch")
-    parser.add_argument("--eot-images", type=int, default=200)
-    parser.add_argument("--eot-steps", type=int, default=10)
+    parser.add_argument("--eot-images", type=positive_int, default=200)
+    parser.add_argument("--eot-steps", type=positive_int, default=10)
     parser.add_argument("--config", default="config.yaml", help="for the low-pass filter of section eot_batch")
     args = parser.parse_args()
     sections = set(args.sections.split(","))

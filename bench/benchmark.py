@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mnistrobust.attacks import FGSM
 from mnistrobust.attacks.core import gradient_sign, input_gradient
+from mnistrobust.cli import positive_int
 from mnistrobust.evaluation.sweeps import errors_at_dists, noise_strengths, sweep
 from mnistrobust.nets.models import LeNet, LeNetGroup
 from mnistrobust.jobs.runtime import DEVICE_CHOICES, resolve_device
@@ -238,9 +239,9 @@ def level_by_level_sign_reuse_seconds(model, images, labels, sign, strengths, me
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels-measured", type=int, default=10, help="levels timed for the slow variants")
-    parser.add_argument("--train-iterations", type=int, default=300)
-    parser.add_argument("--group-size", type=int, default=19, help="LeNets in the grouped-training variant")
+    parser.add_argument("--levels-measured", type=positive_int, default=10, help="levels timed for the slow variants")
+    parser.add_argument("--train-iterations", type=positive_int, default=300)
+    parser.add_argument("--group-size", type=positive_int, default=19, help="LeNets in the grouped-training variant")
     parser.add_argument("--sections", nargs="+", choices=["train", "group", "bf16", "ceiling", "sweep", "cells"], default=["train", "group", "sweep"])
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where the variants run (auto: CUDA when visible)")
     args = parser.parse_args()

@@ -151,22 +151,6 @@ def test_cyclic_learning_rate_rises_to_its_peak_at_two_fifths_and_falls_to_zero(
 # ------------------------------------------------------------------ settings
 
 
-# What docs/experiments/fast_at_capacity.py passes from its command line; the schema
-# checks the config's fast_reference (tests/test_config.py).
-@pytest.mark.parametrize(
-    "field, value",
-    [
-        ("step_ratio", -1.0),
-        ("attack_steps", 0),
-        ("epochs", 0),
-        ("epochs", 2.5),
-    ],
-)
-def test_bad_command_line_settings_raise_a_config_error_naming_the_field(field, value):
-    with pytest.raises(ConfigError, match=f"fast_at {field} must"):
-        FastATSettings(**{field: value})
-
-
 def test_n_fgsm_takes_a_single_step():
     with pytest.raises(ConfigError, match="fast_at attack_steps must be 1 with n_fgsm"):
         FastATSettings(method="n_fgsm", attack_steps=2)

@@ -27,6 +27,7 @@ from torch import nn
 
 from mnistrobust.attacks import PGD, AutoAttack
 from mnistrobust.attacks.core import predictions
+from mnistrobust.cli import non_negative_float, non_negative_int, positive_int
 from mnistrobust.config import FAST_AT_METHODS, AutoAttackSettings, FastATSettings, PGDSettings
 from mnistrobust.data import load_split
 from mnistrobust.io.checkpoints import load_model
@@ -49,15 +50,15 @@ def main() -> None:
     parser.add_argument("--data", default="results/data/mnist.h5")
     parser.add_argument("--network", choices=["lenet", "lenet_relu", "wide"], default="lenet_relu")
     parser.add_argument("--method", choices=list(FAST_AT_METHODS), default="fgsm_rs")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--step-ratio", type=float, default=None, help="FGSM step in units of eps (default: the method's)")
-    parser.add_argument("--attack-steps", type=int, default=1, help="signed-gradient steps per training batch (1: FGSM-RS)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--step-ratio", type=non_negative_float, default=None, help="FGSM step in units of eps (default: the method's)")
+    parser.add_argument("--attack-steps", type=positive_int, default=1, help="signed-gradient steps per training batch (1: FGSM-RS)")
+    parser.add_argument("--seed", type=non_negative_int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--chunk", type=int, default=100, help="images per AutoAttack call (larger on a GPU)")
+    parser.add_argument("--chunk", type=positive_int, default=100, help="images per AutoAttack call (larger on a GPU)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
-    parser.add_argument("--test-images", type=int, default=1000, help="the first N test images are attacked")
+    parser.add_argument("--test-images", type=positive_int, default=1000, help="the first N test images are attacked")
     parser.add_argument("--checkpoint", default="", help="evaluate this trained model (e.g. the pipeline's) instead of training one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ..errors import MnistRobustError
+from ..cli import port
 from ..jobs.human import export_responses
 from .server import make_experiment_server
 
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for other lab machines)"
     )
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port, default=8000, help="0: any free port (default 8000)")
     export = commands.add_parser(
         "export", help="write the responses as a tidy CSV (subject id is the only personal field)"
     )

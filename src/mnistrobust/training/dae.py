@@ -8,7 +8,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ConfigError
 from ..nets.models import module_device
 from ..progress import Log
 from .solver import make_sampler, training_loop
@@ -39,12 +38,6 @@ class AutoencoderSettings:
     lr_step: int | None = None
     lr_gamma: float = 0.1
     sample_order: str = "shuffled"
-
-    def __post_init__(self):
-        if self.iterations < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-            raise ConfigError(f"DAE iterations, batch_size and learning_rate must be positive: {self}")
-        if self.recipe not in DAE_RECIPES:
-            raise ConfigError(f"unknown DAE recipe {self.recipe!r}; known: {list(DAE_RECIPES)}")
 
     @property
     def arch(self) -> str:

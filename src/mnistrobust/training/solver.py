@@ -29,10 +29,6 @@ class SolverSettings:
     bias_lr_mult: float = 2.0  # Caffe's LeNet gives biases twice the weights' rate
     log_every: int = 500
 
-    def __post_init__(self):
-        if self.iterations < 1 or self.batch_size < 1:
-            raise ConfigError(f"iterations and batch_size must be positive: {self}")
-
     def learning_rate(self, iteration: int) -> float:
         """Caffe's "inv" policy: base_lr * (1 + gamma * iter) ^ (-power)."""
         return self.base_lr * (1.0 + self.lr_gamma * iteration) ** (-self.lr_power)
