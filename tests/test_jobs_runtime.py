@@ -15,7 +15,7 @@ import pytest
 
 from mnistrobust.errors import ConfigError
 from mnistrobust.io.checkpoints import MethodInputs
-from mnistrobust.jobs.runtime import job, job_for, job_name, method_inputs
+from mnistrobust.jobs.runtime import job, job_for, job_name, method_inputs, noise_job
 
 REPO_SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -144,3 +144,19 @@ def test_method_inputs_takes_the_checkpoints_from_the_rules_input_and_the_spec_f
     assert method_inputs("m", inputs, params) == MethodInputs("m", spec, ("a.pt", "b.pt"), lowpass, "dae.pt")
     without_dae = InputFiles(fromdict={"data": "mnist.h5", "members": ["a.pt"]})
     assert method_inputs("n", without_dae, params).dae is None
+
+
+def test_noise_job_takes_the_method_the_images_the_noise_and_the_sign_map_of_the_rule():
+    from snakemake.iocontainers import InputFiles, Params, Wildcards
+
+    from mnistrobust.jobs.evaluation import NoiseJob
+
+    spec, lowpass, evaluation = {"preprocess": "none", "members": ["a"]}, {"filters": []}, {"levels": 3}
+    params = Params(fromdict={"spec": spec, "lowpass": lowpass, "noise": "fgsm", "evaluation": evaluation, "test_images": 10})
+    wildcards = Wildcards(fromdict={"replicate": "", "method": "m", "noise": "fgsm"})
+    inputs = InputFiles(fromdict={"data": "mnist.h5", "members": ["a.pt"], "sign_map": "sign.h5"})
+    job = noise_job(wildcards, inputs, params, {"device": "cpu"})
+    assert job == NoiseJob(MethodInputs("m", spec, ("a.pt",), lowpass), "mnist.h5", "fgsm", evaluation, 10, "sign.h5", job.device)
+    assert job.device.type == "cpu"
+    gaussian = InputFiles(fromdict={"data": "mnist.h5", "members": ["a.pt"]})
+    assert noise_job(wildcards, gaussian, params, {"device": "cpu"}).sign_map is None

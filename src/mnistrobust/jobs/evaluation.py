@@ -3,7 +3,8 @@ cells measured at exact distortions, and the low-pass filters' clean errors."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -29,75 +30,67 @@ def method_and_test_images(
     return network, images, labels
 
 
-def _under_noise(
-    method: MethodInputs, data_h5: str, noise: str, test_images: int, sign_map: str | None, device: torch.device | str
-) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The method's network, the test images and labels, and the sign map an fgsm noise
-    needs: read from ``sign_map``, or computed here when no file is given (a replicate
-    without curves, where nothing else reads it: one job's start-up less per cell)."""
-    network, images, labels = method_and_test_images(method, data_h5, test_images, device)
-    if noise_kind(noise) != "fgsm":
-        return network, images, labels, None
-    threat = ATTACK_THREAT[noise]
-    if sign_map is None:
-        return network, images, labels, method_sign_map(method, threat, images, labels, device)
-    sign, _ = load_sign_map(sign_map, expect={"model": method.name, "threat": threat, "images": len(images)})
-    return network, images, labels, sign
+@dataclass(frozen=True)
+class NoiseJob:
+    """What a sweep and a Table 2 cell job read: one method, its first ``test_images`` test
+    images under one noise with the ``evaluation`` settings, and the sign map an fgsm noise
+    needs (None: computed in the job)."""
+
+    method: MethodInputs
+    data_h5: str
+    noise: str
+    settings: Mapping
+    test_images: int
+    sign_map: str | None = None
+    device: torch.device | str = "cpu"
+
+    def prepared(self) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The method's network, the test images and labels, and the noise's sign map: read
+        from ``sign_map``, or computed here when no file is given (a replicate without
+        curves, where nothing else reads it: one job's start-up less per cell)."""
+        network, images, labels = method_and_test_images(self.method, self.data_h5, self.test_images, self.device)
+        if noise_kind(self.noise) != "fgsm":
+            return network, images, labels, None
+        threat = ATTACK_THREAT[self.noise]
+        if self.sign_map is None:
+            return network, images, labels, method_sign_map(self.method, threat, images, labels, self.device)
+        expect = {"model": self.method.name, "threat": threat, "images": len(images)}
+        sign, _ = load_sign_map(self.sign_map, expect=expect)
+        return network, images, labels, sign
 
 
-def run_sweep(
-    method: MethodInputs,
-    data_h5: str,
-    noise: str,
-    settings: dict,
-    test_images: int,
-    output_csv: str,
-    sign_map: str | None = None,
-    log: Log = print,
-    device: torch.device | str = "cpu",
-) -> pd.DataFrame:
+def run_sweep(job: NoiseJob, output_csv: str, log: Log = print) -> pd.DataFrame:
     """Sweep one method with one noise type and write the tidy curve CSV."""
-    kind = noise_kind(noise)
-    network, images, labels, sign = _under_noise(method, data_h5, noise, test_images, sign_map, device)
+    kind, name, settings = noise_kind(job.noise), job.method.name, job.settings
+    network, images, labels, sign = job.prepared()
     strengths = noise_strengths(settings["max_strength"][kind], settings["levels"])
     curve = sweep(
-        network, images, labels, noise, strengths, sign=sign, seed=settings["noise_seed"],
+        network, images, labels, job.noise, strengths, sign=sign, seed=settings["noise_seed"],
         batch_size=settings["batch_size"], log=log,
     )
     largest = curve["dist"].max()
     if largest < settings["min_max_dist"]:
         raise ConfigError(
-            f"{noise} sweep of {method.name} reaches dist {largest:.3f} only, below min_max_dist "
+            f"{job.noise} sweep of {name} reaches dist {largest:.3f} only, below min_max_dist "
             f"{settings['min_max_dist']}; raise evaluation.max_strength.{kind}"
         )
-    curve.insert(0, "noise", noise)
-    curve.insert(0, "model", method.name)
+    curve.insert(0, "noise", job.noise)
+    curve.insert(0, "model", name)
     write_csv(curve, output_csv, float_format="%.6g")
     log(
-        f"{method.name} {noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. "
+        f"{name} {job.noise}: dist 0..{largest:.3f}, error {100 * curve['error'].iloc[0]:.2f}% .. "
         f"{100 * curve['error'].iloc[-1]:.2f}%"
     )
     return curve
 
 
-def run_table2_cells(
-    method: MethodInputs,
-    data_h5: str,
-    noise: str,
-    settings: dict,
-    dists: Sequence[float],
-    test_images: int,
-    output_csv: str,
-    sign_map: str | None = None,
-    log: Log = print,
-    device: torch.device | str = "cpu",
-) -> pd.DataFrame:
+def run_table2_cells(job: NoiseJob, dists: Sequence[float], output_csv: str, log: Log = print) -> pd.DataFrame:
     """Table 2's cells of one method and noise, measured at the strengths whose dist is
     exactly each of ``dists`` (found by bisection on dist, no forward pass)."""
-    network, images, labels, sign = _under_noise(method, data_h5, noise, test_images, sign_map, device)
+    network, images, labels, sign = job.prepared()
     cells = errors_at_dists(
-        network, images, labels, noise, dists, sign=sign, seed=settings["noise_seed"],
-        batch_size=settings["batch_size"], log=log,
+        network, images, labels, job.noise, dists, sign=sign, seed=job.settings["noise_seed"],
+        batch_size=job.settings["batch_size"], log=log,
     )
     write_csv(cells, output_csv, float_format="%.8g")
     return cells

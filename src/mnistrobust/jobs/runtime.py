@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import torch
 
     from ..io.checkpoints import MethodInputs
+    from .evaluation import NoiseJob
 
 
 def job_name(rule: str, wildcards: Any = None) -> str:
@@ -100,3 +101,20 @@ def method_inputs(name: str, inputs: Any, params: Any) -> MethodInputs:
     from ..io.checkpoints import MethodInputs  # here: the jobs without torch import this module too
 
     return MethodInputs(name, params.spec, tuple(inputs.members), params.lowpass, inputs.get("dae"))
+
+
+def noise_job(wildcards: Any, inputs: Any, params: Any, config: Any) -> NoiseJob:
+    """What a sweep or Table 2 cell rule evaluates: the method of its ``method`` wildcard, the
+    test images of ``inputs.data`` under ``params.noise`` with ``params.evaluation``, the sign
+    map input if the rule has one, on the config's device."""
+    from .evaluation import NoiseJob  # here, as above
+
+    return NoiseJob(
+        method_inputs(wildcards.method, inputs, params),
+        inputs.data,
+        params.noise,
+        params.evaluation,
+        params.test_images,
+        inputs.get("sign_map"),
+        resolve_device(config["device"]),
+    )
