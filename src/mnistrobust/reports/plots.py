@@ -5,6 +5,7 @@ Torch-free. Each function returns a matplotlib figure; the jobs layer saves it
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib
@@ -180,6 +181,9 @@ def strong_attack_curves(results: pd.DataFrame, title: str, eps: Sequence[float]
     grid.set(xticks=sorted(eps))
     grid.set_axis_labels("L-inf eps", "error (%)")
     grid.set_titles("{col_name}")
-    # Two lines rather than wrap=True, which makes bbox_inches="tight" keep a blank band.
-    grid.figure.suptitle(title.replace("; reference:", "\nreference:"), y=1.08, fontsize=8)
+    # Wrapped to the figure's width here (wrap=True makes bbox_inches="tight" keep a blank
+    # band, and one long line widens the saved figure to the title's length), bottom-anchored
+    # above the panels, however many lines the budgets take.
+    wrapped = "\n".join(textwrap.wrap(title, width=150))
+    grid.figure.suptitle(wrapped, y=1.02, va="bottom", fontsize=8)
     return grid.figure
