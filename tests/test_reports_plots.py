@@ -176,6 +176,18 @@ def test_strong_figure_drops_the_sanity_eps_and_styles_each_method():
         assert {(mcolors.to_rgb(h.get_color()), h.get_marker()) for h in legend.values()} == drawn
 
 
+def test_a_long_strong_title_wraps_without_widening_the_figure(tmp_path):
+    from PIL import Image
+
+    from mnistrobust.io.storage import save_figure
+
+    widths = {}
+    for name, title in (("short", "test"), ("long", "budget; " * 80)):
+        save_figure(strong_attack_curves(synthetic_strong_results(METHODS), title, REPORTED_EPS), tmp_path / f"{name}.png")
+        widths[name] = Image.open(tmp_path / f"{name}.png").width
+    assert widths["long"] <= 1.05 * widths["short"], widths
+
+
 def test_strong_legend_runs_from_the_highest_line_to_the_lowest():
     figure = strong_attack_curves(synthetic_strong_results(METHODS), "test", REPORTED_EPS)
     assert list(legend_entries(figure)) == METHODS  # synthetic errors fall with the method's index
