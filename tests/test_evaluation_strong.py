@@ -43,6 +43,11 @@ def test_attack_plan_follows_the_method():
     # EOT only against a randomized defense.
     deterministic = attack_plan(settings, threats=["oblivious"], randomized=False, method="lowpass5_lenet")
     assert "eot_pgd" not in [p.label for p in deterministic]
+    # Against a non-differentiable plug-in the costly attacks follow BPDA's gradient, under their plain column.
+    costly = StrongAttackSettings.from_config({**STRONG_ATTACKS_SECTION, "attacks": ["pgd", "eot_pgd", "square", "autoattack"]})
+    plugin = attack_plan(costly, threats=["oblivious", "bpda"], randomized=True, method="bitdepth1_lenet")
+    assert [(p.label, p.threat) for p in plugin if p.cascaded] == [("eot_pgd", "bpda"), ("square", "bpda"), ("autoattack", "bpda")]
+    assert {p.threat for p in attack_plan(costly, ["oblivious"], True, "lowpass5_lenet") if p.cascaded} == {"end_to_end"}
 
 
 class _Binarize(nn.Module):

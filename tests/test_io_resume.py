@@ -25,6 +25,17 @@ def test_the_key_follows_every_part_networks_by_their_weights_and_files_by_their
     assert digest(Path(file)) != before
 
 
+def test_the_key_tells_a_plugins_threat_models_apart_though_their_weights_are_one():
+    # The same defense attacked end to end and through BPDA: equal weights, other gradients.
+    from mnistrobust.nets.plugins import PluginMethod
+
+    defense = torch.nn.Linear(784, 10)
+    end_to_end, bpda = PluginMethod(defense, "end_to_end"), PluginMethod(defense, "bpda")
+    assert end_to_end.state_dict().keys() == bpda.state_dict().keys()
+    assert digest(end_to_end) != digest(bpda)
+    assert digest(end_to_end) == digest(PluginMethod(defense, "end_to_end"))
+
+
 def test_a_folder_keeps_tensors_for_its_identity_and_is_emptied_for_another(tmp_path):
     folder = tmp_path / ".lenet.resume"
     kept = ResumeFolder(folder, "inputs 1")

@@ -39,7 +39,10 @@ def attack_plan(settings: StrongAttackSettings, threats: Sequence[str], randomiz
     """The attacks run against a method, in the order they run: every attack that runs on
     all rows (FGSM, PGD and their other threat models, transfer), then the costly ones
     (EOT-PGD, Square, AutoAttack), each group in the registry's order; ``threats``: the
-    threat models besides end to end that apply to it (``config.extra_threats``)."""
+    threat models besides end to end that apply to it (``config.extra_threats``). Against a
+    non-differentiable plug-in (``bpda`` applies) the costly attacks follow BPDA's gradient:
+    its own is zero almost everywhere, so APGD and FAB would spend their whole budget
+    standing still (Athalye et al. 2018; Croce & Hein 2020 on adaptive evaluation)."""
     chosen = [(name, traits) for name, traits in ATTACKS.items() if name in settings.attacks]
     plan = []
     for name, traits in chosen:
@@ -53,9 +56,10 @@ def attack_plan(settings: StrongAttackSettings, threats: Sequence[str], randomiz
         plan.append(PlannedAttack(name, name))
         if traits.threat_models:
             plan.extend(PlannedAttack(label(name, threat), name, threat) for threat in threats)
+    costly_threat = "bpda" if "bpda" in threats else "end_to_end"
     for name, traits in chosen:
         if traits.cascaded and (randomized or not traits.randomized_only):
-            plan.append(PlannedAttack(name, name, cascaded=settings.cascade))
+            plan.append(PlannedAttack(name, name, costly_threat, cascaded=settings.cascade))
     return plan
 
 

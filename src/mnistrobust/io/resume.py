@@ -17,11 +17,13 @@ IDENTITY_FILE = "IDENTITY"
 
 
 def digest(*parts: object) -> str:
-    """A hex key over ``parts``: tensors by their bytes, networks by every parameter and
-    buffer, files (``Path``) by their contents, anything else by its repr."""
+    """A hex key over ``parts``: tensors by their bytes, networks by their structure (repr:
+    e.g. a plug-in's threat model, which changes the gradient, not the weights) and every
+    parameter and buffer, files (``Path``) by their contents, anything else by its repr."""
     hasher = hashlib.sha256()
     for part in parts:
         if isinstance(part, torch.nn.Module):
+            hasher.update(repr(part).encode())
             hasher.update(digest(*(item for entry in part.state_dict().items() for item in entry)).encode())
         elif isinstance(part, torch.Tensor):
             hasher.update(part.detach().cpu().contiguous().numpy().tobytes())
