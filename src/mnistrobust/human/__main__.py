@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import MnistRobustError
 from ..cli import port
+from ..errors import MnistRobustError
 from ..jobs.human import export_responses
 from .server import make_experiment_server
 
