@@ -3,7 +3,7 @@
 
 
 rule strong_attacks:
-    """Target: the strong-attack table and figure (PGD, EOT-PGD, Square, transfer; beyond the paper)."""
+    """Target: the strong-attack table and figure (PGD, EOT-PGD, BPDA, Square, transfer, AutoAttack; beyond the paper)."""
     input:
         strong_outputs(),
 
