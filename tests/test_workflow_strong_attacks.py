@@ -69,6 +69,16 @@ def test_the_default_target_has_the_extended_table_when_enabled_and_auto_is_off_
     assert result.output.count(OFF_LINE) == (1 if enabled == "auto" else 0)
 
 
+@pytest.mark.parametrize(("test_images", "mem_mb"), [(40, 2600), (1000, 17000)])
+def test_the_strong_evaluation_asks_for_memory_in_step_with_its_rows(tmp_path, no_data_dir, test_images, mem_mb):
+    """About 5 MB per (image, eps) row AutoAttack attacks, measured on the CPU: a SLURM job
+    asking for the old flat 3,000 MB would be killed at the default 1,000 images."""
+    config = small_config_with(tmp_path, {"strong_attacks": {"enabled": True, "test_images": test_images}})
+    result = dry_run(tmp_path / "work", no_data_dir, "strong_attacks", config=config)
+    assert result.ok, result.output
+    assert f"mem_mb={mem_mb}," in result.output.split("rule strong_evaluate:", 1)[1].split("rule ", 1)[0]
+
+
 def test_auto_is_on_where_the_jobs_find_cuda(tmp_path, no_data_dir, monkeypatch):
     from mnistrobust import devices
 

@@ -385,6 +385,15 @@ def strong_settings():
     return {k: v for k, v in strong_config().items() if k not in ("enabled", "fast_reference")}
 
 
+def strong_evaluate_mem_mb():
+    """What one method's strong evaluation holds: on the CPU its resident memory grew about
+    5 MB per (image, eps) row AutoAttack attacked, none of it returned before the job ended
+    (14.1 GB for the fast-AT reference's 2,828 rows at the default 1,000 images;
+    bench/README.md)."""
+    settings = strong_config()
+    return 2000 + 5 * settings["test_images"] * len(settings["eps"])
+
+
 def strong_methods():
     """Every distinct Table 2 method, labelled by its first Table 2 row, then the reference."""
     labels = {}
@@ -458,9 +467,9 @@ def default_strong_outputs(wildcards):
         return strong_outputs()
     if config["strong_attacks"]["enabled"] == "auto" and workflow.is_main_process:
         print(
-            "strong_attacks: off on the CPU (enabled: auto). Its AutoAttack alone took 15 min for one "
-            "LeNet on 1,000 test images on 2 CPU cores, hours for every method; `snakemake "
-            "strong_attacks` makes it here anyway (docs/strong-attacks.md).",
+            "strong_attacks: off on the CPU (enabled: auto). At full size its jobs took about 7 h "
+            "on 2 CPU cores, most of it AutoAttack's; `snakemake strong_attacks` makes it here "
+            "anyway (docs/strong-attacks.md).",
             file=sys.stderr,
         )
     return [REFERENCE_CHECKPOINTS[FAST_REFERENCE]]

@@ -72,7 +72,7 @@ rule strong_evaluate:
         "../envs/mnistrobust.yaml"
     threads: config["threads"]["evaluate"]
     resources:
-        mem_mb=3000,
+        mem_mb=strong_evaluate_mem_mb(),
     params:
         spec=strong_method_spec,
         lowpass=config["lowpass"],
